@@ -1,0 +1,1 @@
+"""Domain applications, one package per domain, each with the same shape."""

@@ -1,0 +1,99 @@
+"""The ``iplus`` command: up, migrate, org, user; the bootstrap hands in how to build the platform."""
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from iplus import __version__
+from iplus.config import Settings
+from iplus.core.errors import IplusError
+from iplus.platform.context import Context
+
+T = TypeVar("T")
+BuildContext = Callable[[Settings], Context]
+BuildAsgi = Callable[[Context], Any]
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; platform errors become one line on stderr and exit status 1."""
+    try:
+        return asyncio.run(coro)
+    except IplusError as exc:
+        err.print(f"error: {exc.detail}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def with_context(build: BuildContext, work: Callable[[Context], Awaitable[T]]) -> T:
+    """Build the context, run ``work`` on it, and always release the backends."""
+
+    async def main() -> T:
+        from iplus.infra.db.migrate import upgrade
+
+        ctx = build(Settings())
+        try:
+            await upgrade(ctx.db)  # idempotent: commands work on a fresh store too
+            return await work(ctx)
+        finally:
+            await ctx.stop()
+
+    try:
+        return run_async(main())
+    except IplusError as exc:  # raised while building, before the loop ran
+        err.print(f"error: {exc.detail}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
+    """The typer application, with the bootstrap's builders closed over."""
+    from iplus.cli import accounts, serve
+
+    app = typer.Typer(
+        name="iplus",
+        help="iplus, the Internet Plus platform.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    def version_callback(value: bool) -> None:
+        if value:
+            out.print(f"iplus {__version__}")
+            raise typer.Exit()
+
+    @app.callback()
+    def _root(
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version",
+                callback=version_callback,
+                is_eager=True,
+                help="Print the version and exit.",
+            ),
+        ] = False,
+    ) -> None:
+        """iplus, the Internet Plus platform."""
+
+    serve.register(app, build, build_asgi)
+    accounts.register(app, build)
+    return app
+
+
+def table(*columns: str) -> Table:
+    """A plain rich table with the given column headings."""
+    t = Table(*columns, show_edge=False, header_style="bold")
+    return t
+
+
+def print_line(text: str) -> None:
+    """Print a line to stdout at once (tests and scripts read it while the server runs)."""
+    out.print(text, markup=False)
+    sys.stdout.flush()

@@ -1,0 +1,132 @@
+"""``iplus migrate`` and ``iplus up``."""
+
+from typing import Annotated, Any
+
+import typer
+
+from iplus.cli.main import BuildAsgi, BuildContext, out, print_line, run_async
+from iplus.config import Settings
+from iplus.core.errors import ConfigurationError
+from iplus.core.roles import Role
+from iplus.infra.broker.address import port_is_free
+from iplus.infra.db.migrate import current_revision, upgrade
+from iplus.platform.context import Context
+
+DEMO_ACCOUNTS = [
+    ("Demo provider", [Role.PROVIDER.value], "provider@iplus.local", "Demo provider admin"),
+    ("Demo user", [Role.USER.value], "user@iplus.local", "Demo service user"),
+]
+
+
+async def first_logins(ctx: Context, demo: bool) -> list[tuple[str, str, str]]:
+    """On an empty store create the operator (and the demo tenants); return (role, email, password)."""
+    settings = ctx.settings
+    given = settings.admin_password.get_secret_value() if settings.admin_password else None
+    created = await ctx.accounts.ensure_first_operator(settings.admin_email, given)
+    if created is None:
+        return []
+    member, generated = created
+    logins = [("operator", member.user.email, generated or "(from IPLUS_ADMIN_PASSWORD)")]
+    if demo:
+        from iplus.core.ids import new_secret
+
+        for org_name, roles, email, name in DEMO_ACCOUNTS:
+            org = await ctx.accounts.create_organisation(org_name, roles)
+            password = new_secret(12)
+            await ctx.accounts.create_user(
+                org_id=org.id, email=email, name=name, password=password, is_admin=True
+            )
+            logins.append((roles[0], email, password))
+    return logins
+
+
+def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> None:
+    """Add ``migrate`` and ``up`` to ``app``."""
+
+    @app.command()
+    def migrate() -> None:
+        """Bring the metadata store to the newest schema."""
+
+        async def work() -> None:
+            ctx = build(Settings())
+            try:
+                before = await current_revision(ctx.db)
+                await upgrade(ctx.db)
+                after = await current_revision(ctx.db)
+                out.print(f"metadata store {ctx.db.dialect}: {before or 'empty'} -> {after}", markup=False)
+            finally:
+                await ctx.stop()
+
+        _run(work)
+
+    @app.command()
+    def up(
+        host: Annotated[str | None, typer.Option(help="Listen address (IPLUS_HOST).")] = None,
+        port: Annotated[int | None, typer.Option(help="Listen port (IPLUS_PORT).")] = None,
+        demo: Annotated[
+            bool,
+            typer.Option(
+                "--demo/--no-demo",
+                help="On first start, also create demo provider and user tenants.",
+            ),
+        ] = False,
+    ) -> None:
+        """Migrate, start the broker and serve the API and the portal."""
+        overrides: dict[str, Any] = {}
+        if host is not None:
+            overrides["host"] = host
+        if port is not None:
+            overrides["port"] = port
+
+        async def work() -> None:
+            import uvicorn
+
+            settings = Settings(**overrides)
+            if not port_is_free(settings.host, settings.port):
+                raise ConfigurationError(
+                    f"port {settings.port} on {settings.host} is taken: "
+                    "stop what uses it or choose another with --port or IPLUS_PORT"
+                )
+            ctx = build(settings)
+            try:
+                await upgrade(ctx.db)
+                logins = await first_logins(ctx, demo)
+                await ctx.start()
+                server = uvicorn.Server(
+                    uvicorn.Config(
+                        build_asgi(ctx),
+                        host=settings.host,
+                        port=settings.port,
+                        log_level="warning",
+                        lifespan="off",
+                        proxy_headers=False,
+                    )
+                )
+                _announce(ctx, logins)
+                await server.serve()
+            finally:
+                await ctx.stop()
+
+        _run(work)
+
+
+def _announce(ctx: Context, logins: list[tuple[str, str, str]]) -> None:
+    s = ctx.settings
+    base = f"http://{s.host}:{s.port}"
+    print_line(f"iplus is serving the portal at {base}/ (API: {base}/api/v1)")
+    print_line(f"broker: {ctx.broker.describe()}")
+    print_line(f"metadata store: {ctx.db.dialect}; telemetry store: {s.telemetry_store_url}")
+    if logins:
+        print_line("first logins (shown once, keep them safe):")
+        for role, email, password in logins:
+            print_line(f"  {role:<9} {email:<24} {password}")
+    else:
+        print_line("log in with your existing accounts")
+    print_line("press Ctrl+C to stop")
+
+
+def _run(work: Any) -> None:
+    try:
+        run_async(work())
+    except KeyboardInterrupt:  # Ctrl+C is how an operator stops the platform
+        pass

@@ -1,0 +1,1 @@
+"""Core vocabulary shared by every layer: ids, clock, errors, roles; stdlib and pydantic only."""

@@ -1,0 +1,1 @@
+"""Infrastructure adapters: metadata store, telemetry store, message broker and compute backends."""

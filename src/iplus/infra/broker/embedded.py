@@ -1,0 +1,81 @@
+"""amqtt running inside the platform process; moves to a free port when the asked one is taken."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from iplus.core.errors import NotReady
+from iplus.infra.broker.address import BrokerAddress, free_port, parse_broker_url, port_is_free
+from iplus.infra.broker.probe import mqtt_handshake
+from iplus.infra.ports import Readiness
+from iplus.infra.timing import timed_check
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedBroker:
+    """The default broker: amqtt (MQTT 3.1.1) in the same event loop as the API."""
+
+    name = "broker"
+
+    def __init__(self, url: str) -> None:
+        self.requested = parse_broker_url(url)
+        self._address = self.requested
+        self._broker: Any = None
+        self.moved_from: int | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Host and port clients connect to (after any move to a free port)."""
+        return self._address.host, self._address.port
+
+    def describe(self) -> str:
+        """Which broker, where, and why it is not on the asked port."""
+        host, port = self.address
+        line = f"embedded amqtt broker on mqtt://{host}:{port}"
+        if self.moved_from is not None:
+            line += f" (port {self.moved_from} is taken by another process, so iplus uses {port})"
+        return line
+
+    async def start(self) -> None:
+        """Bind the listener and start serving."""
+        from amqtt.broker import Broker  # heavy import, only when the embedded broker runs
+
+        host, port = self.requested.host, self.requested.port
+        if port and not port_is_free(host, port):
+            self.moved_from = port
+            # the next few ports first, so a second broker lands somewhere people can guess
+            port = next((p for p in range(port + 1, port + 11) if port_is_free(host, p)), 0)
+        if port == 0:
+            port = free_port(host)
+        self._address = BrokerAddress("embedded", host, port)
+        config: dict[str, Any] = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
+            # only the auth plugin: amqtt's default plugin set costs more than half its QoS1 rate
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+        self._broker = Broker(config)
+        try:
+            await self._broker.start()
+        except Exception as exc:
+            self._broker = None
+            raise NotReady(f"embedded MQTT broker could not start on {host}:{port}: {exc}") from exc
+        log.info("%s", self.describe())
+
+    async def stop(self) -> None:
+        """Stop serving and close every client session."""
+        if self._broker is not None:
+            broker, self._broker = self._broker, None
+            await broker.shutdown()
+
+    async def ping(self) -> Readiness:
+        """MQTT handshake against the embedded listener."""
+
+        async def check() -> str:
+            if self._broker is None:
+                raise NotReady("embedded broker is not running")
+            await mqtt_handshake(self._address)
+            return self.describe()
+
+        return await timed_check("amqtt", check)

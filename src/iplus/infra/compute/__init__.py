@@ -1,0 +1,1 @@
+"""Compute backends for batch jobs, training and simulation sweeps."""

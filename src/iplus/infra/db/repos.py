@@ -1,0 +1,183 @@
+"""Repositories; tenancy is enforced here, once: every tenant query is scoped by organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iplus.core.errors import Conflict, NotFound
+from iplus.infra.db.models import ApiKey, Base, Membership, Organisation, RefreshToken, User
+
+M = TypeVar("M", bound=Base)
+
+
+async def flush_or_conflict(session: AsyncSession, what: str) -> None:
+    """Flush pending rows, turning a unique-constraint violation into a ``Conflict``."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"{what} already exists") from exc
+
+
+class TenantRepository(Generic[M]):
+    """Base for tables owned by an organisation: every query it builds filters on ``org_id``."""
+
+    model: ClassVar[type[Base]]
+    noun: ClassVar[str] = "object"
+
+    def __init__(self, session: AsyncSession, org_id: str) -> None:
+        self.session = session
+        self.org_id = org_id
+
+    def _select(self) -> Select[Any]:
+        return select(self.model).where(self.model.org_id == self.org_id)  # type: ignore[attr-defined]
+
+    async def get(self, obj_id: str) -> M:
+        """The object with this id in this organisation; another tenant's answers ``NotFound``."""
+        row = await self.session.scalar(self._select().where(self.model.id == obj_id))  # type: ignore[attr-defined]
+        if row is None:
+            raise NotFound(f"{self.noun} {obj_id} not found")
+        return row  # type: ignore[no-any-return]
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> Sequence[M]:
+        """A page of this organisation's objects, oldest first."""
+        stmt = self._select().order_by(self.model.id).offset(offset).limit(limit)  # type: ignore[attr-defined]
+        return list((await self.session.scalars(stmt)).all())
+
+    async def add(self, obj: M) -> M:
+        """Store a new object in this organisation."""
+        obj.org_id = self.org_id  # type: ignore[attr-defined]
+        self.session.add(obj)
+        await flush_or_conflict(self.session, self.noun)
+        return obj
+
+
+class ApiKeyRepository(TenantRepository[ApiKey]):
+    """API keys of one organisation."""
+
+    model = ApiKey
+    noun = "API key"
+
+
+class MemberRepository:
+    """Users as seen from one organisation: only its members exist."""
+
+    def __init__(self, session: AsyncSession, org_id: str) -> None:
+        self.session = session
+        self.org_id = org_id
+
+    def _select(self) -> Select[User, Membership]:
+        return (
+            select(User, Membership)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.org_id == self.org_id)
+        )
+
+    async def get(self, user_id: str) -> tuple[User, Membership]:
+        """A member and its membership; a user outside the organisation answers ``NotFound``."""
+        row = (await self.session.execute(self._select().where(User.id == user_id))).first()
+        if row is None:
+            raise NotFound(f"user {user_id} not found")
+        return row[0], row[1]
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> list[tuple[User, Membership]]:
+        """A page of members, oldest first."""
+        stmt = self._select().order_by(User.id).offset(offset).limit(limit)
+        return [(u, m) for u, m in (await self.session.execute(stmt)).all()]
+
+
+class UserDirectory:
+    """Platform-wide user look-ups that come before any tenant is known (login, sign-up)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_email(self, email: str) -> User | None:
+        """The user with this e-mail (case-insensitive), if any."""
+        return await self.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+    async def by_id(self, user_id: str) -> User | None:
+        """The user with this id, if any."""
+        return await self.session.get(User, user_id)
+
+    async def add(self, user: User) -> User:
+        """Store a new user; a taken e-mail is a ``Conflict``."""
+        user.email = user.email.strip().lower()
+        self.session.add(user)
+        await flush_or_conflict(self.session, f"user {user.email}")
+        return user
+
+    async def memberships(self, user_id: str) -> list[tuple[Membership, Organisation]]:
+        """Every organisation the user belongs to, oldest membership first."""
+        stmt = (
+            select(Membership, Organisation)
+            .join(Organisation, Organisation.id == Membership.org_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Membership.id)
+        )
+        return [(m, o) for m, o in (await self.session.execute(stmt)).all()]
+
+    async def count(self) -> int:
+        """How many users exist."""
+        return int(await self.session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+class OrganisationDirectory:
+    """Organisations themselves; listing all of them is for platform operators only."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, org: Organisation) -> Organisation:
+        """Store a new organisation; a taken name is a ``Conflict``."""
+        self.session.add(org)
+        await flush_or_conflict(self.session, f"organisation {org.name!r}")
+        return org
+
+    async def get(self, org_id: str) -> Organisation:
+        """The organisation with this id."""
+        org = await self.session.get(Organisation, org_id)
+        if org is None:
+            raise NotFound(f"organisation {org_id} not found")
+        return org
+
+    async def by_name(self, name: str) -> Organisation | None:
+        """The organisation with this name, if any."""
+        return await self.session.scalar(select(Organisation).where(Organisation.name == name))
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> list[Organisation]:
+        """A page of all organisations, oldest first."""
+        stmt = select(Organisation).order_by(Organisation.id).offset(offset).limit(limit)
+        return list((await self.session.scalars(stmt)).all())
+
+
+class RefreshTokenStore:
+    """Refresh tokens by digest; a user's tokens only."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: RefreshToken) -> None:
+        """Store a new token digest."""
+        self.session.add(token)
+        await self.session.flush()
+
+    async def by_hash(self, token_hash: str) -> RefreshToken | None:
+        """The token with this digest, locked for update where the store supports it."""
+        stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+        return await self.session.scalar(stmt)
+
+
+class ApiKeyLookup:
+    """Finds an API key by digest, before the organisation is known (authentication)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key with this digest, if any."""
+        return await self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))

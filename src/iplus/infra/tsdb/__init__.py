@@ -1,0 +1,1 @@
+"""Telemetry store adapters: DuckDB (embedded default)."""

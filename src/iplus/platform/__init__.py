@@ -1,0 +1,1 @@
+"""Service platform middleware: catalog, knowledge registry, construction, run management, evaluation."""

@@ -1,0 +1,1 @@
+"""Web portals for people: service provider, platform operator and service user."""

@@ -1,0 +1,1 @@
+"""People and organisation layer with security: passwords, tokens, API keys, roles, tenancy."""

@@ -1,0 +1,1 @@
+"""Smart virtual resource, capability and product layer: thing models, twins and pools."""

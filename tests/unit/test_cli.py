@@ -1,0 +1,96 @@
+"""The iplus command line: version, migrate, org and user commands, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from iplus import __version__
+from iplus.app import build_asgi, build_context
+from iplus.cli.main import build_cli
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    return {"IPLUS_VAR_DIR": str(tmp_path / "var")}
+
+
+def invoke(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(build_cli(build_context, build_asgi), list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_version(cli_env: dict[str, str]) -> None:
+    code, out, _ = invoke(cli_env, "--version")
+    assert code == 0 and out.strip() == f"iplus {__version__}"
+
+
+def test_migrate_then_org_and_user_commands(cli_env: dict[str, str]) -> None:
+    code, out, _ = invoke(cli_env, "migrate")
+    assert code == 0 and "empty -> 0001" in out
+    code, out, _ = invoke(cli_env, "migrate")
+    assert code == 0 and "0001 -> 0001" in out
+    code, out, _ = invoke(cli_env, "org", "create", "Green Farm", "--role", "provider", "-r", "user")
+    assert code == 0 and "roles=provider,user" in out
+    code, out, _ = invoke(
+        cli_env,
+        "user",
+        "create",
+        "--org",
+        "Green Farm",
+        "--email",
+        "Li@Farm.io",
+        "--name",
+        "Li",
+        "--password",
+        "long-enough-pw",
+        "--admin",
+    )
+    assert code == 0 and "li@farm.io" in out and "administrator" in out
+    code, out, _ = invoke(cli_env, "user", "list", "--org", "Green Farm")
+    assert code == 0 and "li@farm.io" in out
+    code, out, _ = invoke(cli_env, "org", "list")
+    assert code == 0 and "Green Farm" in out
+
+
+def test_errors_are_one_line(cli_env: dict[str, str]) -> None:
+    code, _, err = invoke(cli_env, "org", "create", "X", "--role", "admiral")
+    assert code == 1
+    assert err.strip() == "error: unknown role 'admiral': choose from operator, provider, user"
+    invoke(cli_env, "org", "create", "X", "--role", "user")
+    code, _, err = invoke(cli_env, "org", "create", "X", "--role", "user")
+    assert code == 1 and err.strip() == "error: organisation 'X' already exists"
+    code, _, err = invoke(
+        cli_env,
+        "user",
+        "create",
+        "--org",
+        "Nope",
+        "--email",
+        "a@b.c",
+        "--password",
+        "long-enough-pw",
+    )
+    assert code == 1 and err.strip() == "error: organisation 'Nope' not found"
+    code, _, err = invoke(cli_env, "user", "create", "--org", "X", "--email", "a@b.c", "--password", "short")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "at least 10" in err
+
+
+def test_production_without_secret_refuses(cli_env: dict[str, str]) -> None:
+    code, _, err = invoke({**cli_env, "IPLUS_ENV": "production"}, "migrate")
+    assert code == 1 and err.startswith("error: IPLUS_SECRET_KEY is not set")
+
+
+def test_up_refuses_a_taken_port(cli_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        code, _, err = invoke(cli_env, "up", "--port", str(port))
+    assert code == 1 and f"port {port} on 127.0.0.1 is taken" in err
