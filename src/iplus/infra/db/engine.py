@@ -60,14 +60,17 @@ class Database:
     def __init__(self, url: str, *, search_path: str | None = None, echo: bool = False) -> None:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        kwargs: dict[str, Any] = {"echo": echo}
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-        elif search_path:
-            # tests and multi-schema deployments keep every table in one schema
-            kwargs["connect_args"] = {"server_settings": {"search_path": search_path}}
+        else:
+            # a server may drop idle connections; a file never does, so only servers are pinged
+            kwargs["pool_pre_ping"] = True
+            if search_path:
+                # tests and multi-schema deployments keep every table in one schema
+                kwargs["connect_args"] = {"server_settings": {"search_path": search_path}}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
