@@ -94,3 +94,29 @@ def test_up_refuses_a_taken_port(cli_env: dict[str, str]) -> None:
         port = sock.getsockname()[1]
         code, _, err = invoke(cli_env, "up", "--port", str(port))
     assert code == 1 and f"port {port} on 127.0.0.1 is taken" in err
+
+
+def test_first_operator_from_environment(tmp_path: Path) -> None:
+    import asyncio
+
+    from iplus.config import Settings
+    from iplus.infra.db.migrate import upgrade
+
+    async def run() -> None:
+        settings = Settings(
+            var_dir=tmp_path, admin_email="ops@region.example", admin_password="chosen-password"
+        )
+        ctx = build_context(settings)
+        try:
+            await upgrade(ctx.db)
+            from iplus.cli.serve import first_logins
+
+            logins = await first_logins(ctx, demo=False)
+            assert logins == [("operator", "ops@region.example", "(from IPLUS_ADMIN_PASSWORD)")]
+            principal = await ctx.accounts.authenticate("ops@region.example", "chosen-password")
+            assert principal.is_admin and [r.value for r in principal.roles] == ["operator"]
+            assert await first_logins(ctx, demo=True) == []  # only on an empty store
+        finally:
+            await ctx.stop()
+
+    asyncio.run(run())
