@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -40,9 +41,14 @@ def pg_schema() -> Iterator[str]:
             await conn.execute(text(sql))
         await db.close()
 
-    asyncio.run(run(f'CREATE SCHEMA "{name}"'))
+    def in_thread(sql: str) -> None:
+        # async fixtures may ask for this one while their loop runs: use a loop of our own
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run(sql)).result()
+
+    in_thread(f'CREATE SCHEMA "{name}"')
     yield name
-    asyncio.run(run(f'DROP SCHEMA "{name}" CASCADE'))
+    in_thread(f'DROP SCHEMA "{name}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -97,3 +97,82 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeviceType(Base):
+    """A kind of device, described by a W3C WoT Thing Model; readings are validated against it."""
+
+    __tablename__ = "device_types"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_device_types_org_name"),)
+
+    id: Mapped[str] = _id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    thing_model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    retention_days: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Device(Base):
+    """A physical device of one type, with its own credential (SHA-256 digest of its token)."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    type_id: Mapped[str] = mapped_column(ForeignKey("device_types.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    latitude: Mapped[float | None] = mapped_column(default=None)
+    longitude: Mapped[float | None] = mapped_column(default=None)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DesiredProperty(Base):
+    """A value the owner wants a device property to take (the desired half of the twin)."""
+
+    __tablename__ = "desired_properties"
+    __table_args__ = (UniqueConstraint("device_id", "name", name="uq_desired_properties_device_name"),)
+
+    id: Mapped[str] = _id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Command(Base):
+    """An action invoked on a device: pending -> delivered -> acknowledged | failed | timed_out."""
+
+    __tablename__ = "commands"
+
+    id: Mapped[str] = _id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(200))
+    input: Mapped[Any] = mapped_column(JSON, default=None)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    detail: Mapped[str | None] = mapped_column(String(2000), default=None)
+    output: Mapped[Any] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class DeadLetter(Base):
+    """A message that could not be stored, kept with the reason so the operator can see it."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[str] = _id_column()
+    org_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True, default=None
+    )
+    device_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    channel: Mapped[str] = mapped_column(String(20))
+    topic: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[str] = mapped_column(String(8000))
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

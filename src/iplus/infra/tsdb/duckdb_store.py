@@ -1,14 +1,51 @@
-"""Telemetry store on an embedded DuckDB file; DuckDB calls run in a worker thread."""
+"""Telemetry store on an embedded DuckDB file; DuckDB calls run in one worker thread at a time."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from iplus.core.clock import as_utc, utcnow
 from iplus.core.errors import ConfigurationError, NotReady
 from iplus.infra.ports import Readiness
+from iplus.infra.telemetry import (
+    BucketRow,
+    Message,
+    Reading,
+    Selection,
+    fresh_messages,
+    join_value,
+    latest_of,
+    split_value,
+)
 from iplus.infra.timing import timed_check
+from iplus.infra.tsdb.sql import check_aggregates, check_bucket, check_limit, where
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS readings (
+        org_id VARCHAR NOT NULL, type_id VARCHAR NOT NULL, device_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, num DOUBLE, txt VARCHAR, flag BOOLEAN)""",
+    """CREATE TABLE IF NOT EXISTS messages (
+        device_id VARCHAR NOT NULL, msg_id VARCHAR NOT NULL, received TIMESTAMP NOT NULL,
+        PRIMARY KEY (device_id, msg_id))""",
+    """CREATE TABLE IF NOT EXISTS latest (
+        org_id VARCHAR NOT NULL, type_id VARCHAR NOT NULL, device_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, num DOUBLE, txt VARCHAR, flag BOOLEAN,
+        PRIMARY KEY (device_id, key))""",
+]
+
+_AGG_SQL = {
+    "count": "count(*)",
+    "min": "min(num)",
+    "max": "max(num)",
+    "avg": "avg(num)",
+    "sum": "sum(num)",
+    "first": "arg_min(num, ts)",
+    "last": "arg_max(num, ts)",
+}
 
 
 def path_from_url(url: str) -> str:
@@ -19,10 +56,15 @@ def path_from_url(url: str) -> str:
     return url[len(prefix) :]
 
 
+def _naive(ts: datetime) -> datetime:
+    return as_utc(ts).replace(tzinfo=None)
+
+
 class DuckDBTelemetryStore:
     """The embedded telemetry store: one DuckDB file opened by this process."""
 
     name = "telemetry"
+    dialect = "duckdb"
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -31,7 +73,7 @@ class DuckDBTelemetryStore:
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        """Open the DuckDB file (created if missing)."""
+        """Open the DuckDB file (created if missing) and create the tables."""
         import duckdb  # heavy: imported when the store opens, not when the CLI starts
 
         if self.path != ":memory:":
@@ -43,20 +85,180 @@ class DuckDBTelemetryStore:
                 f"cannot open telemetry store {self.path}: {exc} "
                 "(is another iplus process using the same file?)"
             ) from exc
+        for statement in SCHEMA:
+            await self.execute(statement)
 
-    async def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run one statement and return its rows; statements are serialised on one connection."""
+    async def _call(self, fn: Any, *args: Any) -> Any:
         if self._conn is None:
             raise NotReady("telemetry store is not open")
         async with self._lock:
-            return await asyncio.to_thread(self._run, sql, params or [])
+            return await asyncio.to_thread(fn, *args)
+
+    async def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement and return its rows."""
+        return await self._call(self._run, sql, params or [])  # type: ignore[no-any-return]
 
     def _run(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         cursor = self._conn.execute(sql, params)
         return list(cursor.fetchall()) if cursor.description else []
 
+    # writes ------------------------------------------------------------------------------
+    async def append(self, messages: Sequence[Message]) -> list[bool]:
+        """Store each message whole, once; returns for each whether it was new."""
+        return await self._call(self._append, list(messages))  # type: ignore[no-any-return]
+
+    def _append(self, messages: list[Message]) -> list[bool]:
+        import pyarrow as pa
+
+        con = self._conn
+        con.begin()
+        try:
+            ids = [(m.device_id, m.msg_id) for m in messages if m.msg_id is not None]
+            seen: set[tuple[str, str]] = set()
+            if ids:
+                probe = pa.table({"device_id": [d for d, _ in ids], "msg_id": [i for _, i in ids]})
+                con.register("probe", probe)
+                seen = set(
+                    con.execute(
+                        "SELECT m.device_id, m.msg_id FROM messages m JOIN probe p "
+                        "ON m.device_id = p.device_id AND m.msg_id = p.msg_id"
+                    ).fetchall()
+                )
+                con.unregister("probe")
+            fresh = fresh_messages(messages, seen)
+            stored = [m for m, new in zip(messages, fresh, strict=True) if new]
+            self._insert_readings(stored)
+            new_ids = [(m.device_id, m.msg_id) for m in stored if m.msg_id is not None]
+            if new_ids:
+                now = _naive(utcnow())
+                table = pa.table(
+                    {
+                        "device_id": [d for d, _ in new_ids],
+                        "msg_id": [i for _, i in new_ids],
+                        "received": pa.array([now] * len(new_ids), pa.timestamp("us")),
+                    }
+                )
+                con.register("new_ids", table)
+                con.execute("INSERT INTO messages SELECT * FROM new_ids")
+                con.unregister("new_ids")
+            self._upsert_latest(stored)
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+        return fresh
+
+    def _columns(self, rows: list[tuple[str, str, str, str, int, Any]]) -> Any:
+        import pyarrow as pa
+
+        nums, txts, flags = [], [], []
+        for row in rows:
+            n, t, f = split_value(row[5])
+            nums.append(n)
+            txts.append(t)
+            flags.append(f)
+        return pa.table(
+            {
+                "org_id": pa.array([r[0] for r in rows], pa.string()),
+                "type_id": pa.array([r[1] for r in rows], pa.string()),
+                "device_id": pa.array([r[2] for r in rows], pa.string()),
+                "key": pa.array([r[3] for r in rows], pa.string()),
+                "ts": pa.array([r[4] for r in rows], pa.timestamp("us")),
+                "num": pa.array(nums, pa.float64()),
+                "txt": pa.array(txts, pa.string()),
+                "flag": pa.array(flags, pa.bool_()),
+            }
+        )
+
+    def _insert_readings(self, messages: list[Message]) -> None:
+        rows = [
+            (m.org_id, m.type_id, m.device_id, key, ts, value)
+            for m in messages
+            for key, ts, value in m.readings
+        ]
+        if not rows:
+            return
+        self._conn.register("batch", self._columns(rows))
+        self._conn.execute("INSERT INTO readings SELECT * FROM batch")
+        self._conn.unregister("batch")
+
+    def _upsert_latest(self, messages: list[Message]) -> None:
+        latest = latest_of(messages)
+        if not latest:
+            return
+        rows = [(o, t, d, k, ts, v) for (d, k), (o, t, ts, v) in latest.items()]
+        self._conn.register("newest", self._columns(rows))
+        self._conn.execute(
+            "INSERT INTO latest SELECT * FROM newest ON CONFLICT (device_id, key) DO UPDATE SET "
+            "ts = excluded.ts, num = excluded.num, txt = excluded.txt, flag = excluded.flag, "
+            "org_id = excluded.org_id, type_id = excluded.type_id WHERE excluded.ts >= latest.ts"
+        )
+        self._conn.unregister("newest")
+
+    # reads -------------------------------------------------------------------------------
+    async def readings(
+        self, sel: Selection, *, limit: int = 10_000, newest_first: bool = False
+    ) -> list[Reading]:
+        """Raw readings in the selection, in time order (or newest first)."""
+        clause, params = where(sel, lambda _: "?", _naive)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"SELECT device_id, key, ts, num, txt, flag FROM readings {clause} "  # noqa: S608 - placeholders only
+            f"ORDER BY ts {order}, device_id, key LIMIT {check_limit(limit)}"
+        )
+        rows = await self.execute(sql, params)
+        return [Reading(d, k, as_utc(ts), join_value(n, t, f)) for d, k, ts, n, t, f in rows]
+
+    async def latest(self, sel: Selection) -> list[Reading]:
+        """Newest value of each (device, key) in the selection (time bounds ignored)."""
+        clause, params = where(Selection(sel.org_id, sel.device_ids, sel.keys), lambda _: "?", _naive)
+        rows = await self.execute(
+            f"SELECT device_id, key, ts, num, txt, flag FROM latest {clause} ORDER BY device_id, key",  # noqa: S608
+            params,
+        )
+        return [Reading(d, k, as_utc(ts), join_value(n, t, f)) for d, k, ts, n, t, f in rows]
+
+    async def aggregate(
+        self, sel: Selection, *, bucket_seconds: float, aggregates: list[str], group: bool = False
+    ) -> list[BucketRow]:
+        """Aggregates per time bucket (aligned to the epoch), per device or over the whole group."""
+        names = check_aggregates(aggregates)
+        width = check_bucket(bucket_seconds)
+        clause, params = where(sel, lambda _: "?", _naive)
+        device = "NULL" if group else "device_id"
+        exprs = ", ".join(_AGG_SQL[n] for n in names)
+        sql = (
+            f"SELECT time_bucket(to_microseconds({width}), ts, TIMESTAMP '1970-01-01') AS bucket, "  # noqa: S608
+            f"{device} AS device, key, {exprs} FROM readings {clause} "
+            f"GROUP BY ALL ORDER BY bucket, device, key"
+        )
+        rows = await self.execute(sql, params)
+        return [BucketRow(as_utc(r[0]), r[1], r[2], dict(zip(names, r[3:], strict=True))) for r in rows]
+
+    async def export(self, sel: Selection) -> Any:
+        """The selection's readings as an Arrow table (for CSV and Parquet export)."""
+        clause, params = where(sel, lambda _: "?", _naive)
+        sql = (
+            "SELECT device_id, key, ts, num, txt, flag FROM readings "  # noqa: S608
+            f"{clause} ORDER BY ts, device_id, key"
+        )
+        return await self._call(lambda: self._conn.sql(sql, params=params).to_arrow_table())
+
+    async def delete_before(self, org_id: str, type_id: str, before: datetime) -> int:
+        """Retention: drop the readings of one device type older than ``before``."""
+        rows = await self.execute(
+            "DELETE FROM readings WHERE org_id = ? AND type_id = ? AND ts < ?",
+            [org_id, type_id, _naive(before)],
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def forget_messages(self, before: datetime) -> int:
+        """Drop message ids received before ``before`` (resends older than that are stored again)."""
+        rows = await self.execute("DELETE FROM messages WHERE received < ?", [_naive(before)])
+        return int(rows[0][0]) if rows else 0
+
     async def ping(self) -> Readiness:
-        """Run ``SELECT 1`` on the DuckDB file."""
+        """Ask DuckDB for its version."""
 
         async def check() -> str:
             rows = await self.execute("SELECT version()")

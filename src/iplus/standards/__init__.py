@@ -1,0 +1,1 @@
+"""Open standards as code: W3C WoT Thing Descriptions and Models, SenML (RFC 8428)."""
