@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import httpx
@@ -100,14 +101,33 @@ async def test_api_key_created_from_portal_is_shown_once(ctx: Context, client: h
         "/portal/org/api-keys",
         data={"name": "ci", "scopes": ["read", "write"], "csrf_token": token},
     )
-    assert created.status_code == 303
-    page = await client.get("/portal/org")
-    key = re.search(r'id="new-key">(ipk_[^<]+)<', page.text)
+    assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
+    key = re.search(r'id="new-key">(ipk_[^<]+)<', created.text)
     assert key
-    again = await client.get("/portal/org")
-    assert key.group(1) not in again.text
+    # the key travels in this page only: not in the cookie, not on the next page
+    assert key.group(1) not in created.headers.get("set-cookie", "")
+    for value in client.cookies.values():
+        assert key.group(1) not in base64.b64decode(value.split(".")[0] + "==").decode(errors="ignore")
+    assert key.group(1) not in (await client.get("/portal/org")).text
     me = await client.get("/api/v1/auth/me", headers={"X-API-Key": key.group(1)})
     assert me.json()["scopes"] == ["read", "write"]
+
+
+async def test_a_copied_cookie_stops_working_after_logout(ctx: Context, client: httpx.AsyncClient) -> None:
+    email = await _member(ctx, "Acme", ["user"])
+    await _login(client, email)
+    copied = dict(client.cookies)
+    token = await _csrf(client, "/portal/user")
+    await client.post("/logout", data={"csrf_token": token})
+    client.cookies.clear()
+    client.cookies.update(copied)
+    assert (await client.get("/portal/user")).status_code == 303
+
+
+async def test_non_ascii_csrf_token_is_refused_not_a_crash(client: httpx.AsyncClient) -> None:
+    await client.get("/login")
+    response = await client.post("/login", data={"email": "a@b.c", "password": "x", "csrf_token": "é"})
+    assert response.status_code == 403
 
 
 async def test_pages_carry_security_headers_and_local_assets(client: httpx.AsyncClient) -> None:

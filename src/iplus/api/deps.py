@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from iplus.core.errors import Unauthenticated
@@ -47,11 +47,16 @@ async def get_reader(principal: Annotated[Principal, Depends(get_principal)]) ->
     return principal
 
 
-async def get_writer(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    """A caller allowed to write."""
+async def get_writer(ctx: ContextDep, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """A caller allowed to write; a person's rights are read fresh, not trusted from the token."""
     principal.require_scope(Scope.WRITE)
+    if principal.user_id is not None:
+        # a disabled or demoted user must not act on a token issued before the change
+        principal = await ctx.accounts.principal_for(principal.user_id, principal.org_id)
+        principal.require_scope(Scope.WRITE)
     return principal
 
 
 Reader = Annotated[Principal, Depends(get_reader)]
+ObjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="an object id")]
 Writer = Annotated[Principal, Depends(get_writer)]

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iplus.core.errors import IplusError, Unauthenticated
+from iplus.security.headers import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -88,10 +89,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # this handler runs outside every middleware, so it adds the security headers itself
     return problem(
         500,
         "the platform met an unexpected error; it has been logged",
         instance=request.url.path,
+        headers=SECURITY_HEADERS,
     )
 
 

@@ -78,6 +78,24 @@ def register(app: typer.Typer, build: BuildContext) -> None:
 
         with_context(build, work)
 
+    @user_app.command("set-password")
+    def user_set_password(
+        email: Annotated[str, typer.Option(help="Login e-mail of the user.")],
+        password: Annotated[
+            str | None, typer.Option(help="New password (at least 10 characters); asked for when omitted.")
+        ] = None,
+    ) -> None:
+        """Set a user's password; their refresh tokens and portal sessions end."""
+        if password is None:
+            password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+        new_password = password
+
+        async def work(ctx: Context) -> None:
+            await ctx.accounts.set_password(email, new_password)
+            out.print(f"password of {email.strip().lower()} changed", markup=False)
+
+        with_context(build, work)
+
     @user_app.command("list")
     def user_list(
         org: Annotated[str, typer.Option(help="Name of the organisation.")],

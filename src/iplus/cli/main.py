@@ -3,7 +3,7 @@
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,13 +22,39 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def fail(message: str) -> NoReturn:
+    """Print one line on stderr and exit with status 1."""
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(1)
+
+
+def explain(exc: BaseException) -> str | None:
+    """One line for an error an operator can act on, or None for a genuine bug."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, IplusError):
+        return exc.detail
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        return f"setting IPLUS_{where.upper()}: {first.get('msg', 'invalid')}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"metadata store: {str(exc).splitlines()[0]}"
+    if isinstance(exc, OSError):
+        return f"cannot reach a backend: {exc}"
+    return None
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine; platform errors become one line on stderr and exit status 1."""
+    """Run a coroutine; errors an operator can act on become one line on stderr and exit 1."""
     try:
         return asyncio.run(coro)
-    except IplusError as exc:
-        err.print(f"error: {exc.detail}", markup=False)
-        raise typer.Exit(1) from None
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        fail(message)
 
 
 def with_context(build: BuildContext, work: Callable[[Context], Awaitable[T]]) -> T:
@@ -44,11 +70,7 @@ def with_context(build: BuildContext, work: Callable[[Context], Awaitable[T]]) -
         finally:
             await ctx.stop()
 
-    try:
-        return run_async(main())
-    except IplusError as exc:  # raised while building, before the loop ran
-        err.print(f"error: {exc.detail}", markup=False)
-        raise typer.Exit(1) from None
+    return run_async(main())
 
 
 def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:

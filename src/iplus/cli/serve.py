@@ -11,10 +11,11 @@ from iplus.core.roles import Role
 from iplus.infra.broker.address import port_is_free
 from iplus.infra.db.migrate import current_revision, upgrade
 from iplus.platform.context import Context
+from iplus.security.accounts import PLATFORM_ORG, Seed
 
-DEMO_ACCOUNTS = [
-    ("Demo provider", [Role.PROVIDER.value], "provider@iplus.local", "Demo provider admin"),
-    ("Demo user", [Role.USER.value], "user@iplus.local", "Demo service user"),
+DEMO_SEEDS = [
+    Seed("Demo provider", [Role.PROVIDER.value], "provider@iplus.local", "Demo provider admin"),
+    Seed("Demo user", [Role.USER.value], "user@iplus.local", "Demo service user"),
 ]
 
 
@@ -22,22 +23,16 @@ async def first_logins(ctx: Context, demo: bool) -> list[tuple[str, str, str]]:
     """On an empty store create the operator (and the demo tenants); return (role, email, password)."""
     settings = ctx.settings
     given = settings.admin_password.get_secret_value() if settings.admin_password else None
-    created = await ctx.accounts.ensure_first_operator(settings.admin_email, given)
+    operator = Seed(
+        PLATFORM_ORG, [Role.OPERATOR.value], settings.admin_email, "Platform administrator", given
+    )
+    created = await ctx.accounts.bootstrap([operator, *(DEMO_SEEDS if demo else [])])
     if created is None:
         return []
-    member, generated = created
-    logins = [("operator", member.user.email, generated or "(from IPLUS_ADMIN_PASSWORD)")]
-    if demo:
-        from iplus.core.ids import new_secret
-
-        for org_name, roles, email, name in DEMO_ACCOUNTS:
-            org = await ctx.accounts.create_organisation(org_name, roles)
-            password = new_secret(12)
-            await ctx.accounts.create_user(
-                org_id=org.id, email=email, name=name, password=password, is_admin=True
-            )
-            logins.append((roles[0], email, password))
-    return logins
+    return [
+        (seed.roles[0], seed.email, "(from IPLUS_ADMIN_PASSWORD)" if seed.password else password)
+        for seed, password in created
+    ]
 
 
 def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> None:
@@ -90,8 +85,8 @@ def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> No
             ctx = build(settings)
             try:
                 await upgrade(ctx.db)
+                await ctx.start()  # backends first: accounts are made only once the platform can run
                 logins = await first_logins(ctx, demo)
-                await ctx.start()
                 server = uvicorn.Server(
                     uvicorn.Config(
                         build_asgi(ctx),
@@ -112,7 +107,8 @@ def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> No
 
 def _announce(ctx: Context, logins: list[tuple[str, str, str]]) -> None:
     s = ctx.settings
-    base = f"http://{s.host}:{s.port}"
+    host = f"[{s.host}]" if ":" in s.host else s.host  # IPv6 literals need brackets in URLs
+    base = f"http://{host}:{s.port}"
     print_line(f"iplus is serving the portal at {base}/ (API: {base}/api/v1)")
     print_line(f"broker: {ctx.broker.describe()}")
     print_line(f"metadata store: {ctx.db.dialect}; telemetry store: {s.telemetry_store_url}")

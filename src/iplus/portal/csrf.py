@@ -23,5 +23,9 @@ def csrf_token(session: dict[str, Any]) -> str:
 def check_csrf(session: dict[str, Any], submitted: str | None) -> None:
     """Raise ``Forbidden`` unless the form carried the session's token."""
     expected = session.get(_KEY)
-    if not isinstance(expected, str) or not submitted or not hmac.compare_digest(expected, submitted):
+    if (
+        not isinstance(expected, str)
+        or not submitted
+        or not hmac.compare_digest(expected.encode(), submitted.encode())
+    ):
         raise Forbidden("the form has expired or did not come from this site: reload and try again")

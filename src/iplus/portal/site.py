@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from iplus.security.principal import Principal
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 SESSION_COOKIE = "iplus_session"
+SESSION_TTL = timedelta(hours=8)
 ROLE_ORDER = [Role.OPERATOR, Role.PROVIDER, Role.USER]
 
 
@@ -41,14 +43,13 @@ def _safe_next(target: str | None) -> str:
 
 
 async def _principal(request: Request) -> Principal | None:
-    user_id, org_id = request.session.get("uid"), request.session.get("org")
-    if not isinstance(user_id, str) or not isinstance(org_id, str):
+    sid = request.session.get("sid")
+    if not isinstance(sid, str):
         return None
-    try:
-        return await _ctx(request).accounts.principal_for(user_id, org_id)
-    except Unauthenticated:
+    principal = await _ctx(request).accounts.session_principal(sid)
+    if principal is None:
         request.session.clear()
-        return None
+    return principal
 
 
 def render(
@@ -147,8 +148,9 @@ async def login(
             error=exc.detail,
             email=email,
         )
+    sid = await _ctx(request).accounts.open_session(principal, SESSION_TTL)
     request.session.clear()  # a fresh session on login defeats session fixation
-    request.session.update({"uid": principal.user_id, "org": principal.org_id})
+    request.session["sid"] = sid
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
@@ -156,6 +158,9 @@ async def login(
 async def logout(request: Request, csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
     """End the session."""
     check_csrf(request.session, csrf_token)
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        await _ctx(request).accounts.close_session(sid)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -170,18 +175,21 @@ async def home(request: Request) -> Response:
     return RedirectResponse(f"/portal/{first.value}", status_code=303)
 
 
-@router.get("/portal/org")
-async def organisation(request: Request, created_key: str | None = None) -> Response:
-    """The organisation page: members and API keys."""
-    principal = await _principal(request)
-    if principal is None:
-        return _login_redirect(request)
+async def _org_page(request: Request, principal: Principal, new_key: str | None = None) -> Response:
     ctx = _ctx(request)
     org = await ctx.accounts.get_organisation(principal, principal.org_id)
     members = await ctx.accounts.list_members(principal.org_id)
     keys = await ctx.accounts.list_api_keys(principal)
-    new_key = request.session.pop("new_key", None)
     return render(request, "org.html", principal, org=org, members=members, keys=keys, new_key=new_key)
+
+
+@router.get("/portal/org")
+async def organisation(request: Request) -> Response:
+    """The organisation page: members and API keys."""
+    principal = await _principal(request)
+    if principal is None:
+        return _login_redirect(request)
+    return await _org_page(request, principal)
 
 
 @router.post("/portal/org/api-keys")
@@ -191,14 +199,13 @@ async def create_key(
     scopes: Annotated[list[str], Form()],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """Create an API key from the organisation page and show it once."""
+    """Create an API key and show it in this response only (never stored, not even in the cookie)."""
     check_csrf(request.session, csrf_token)
     principal = await _principal(request)
     if principal is None:
         return _login_redirect(request)
     _, plain = await _ctx(request).accounts.create_api_key(principal, name, scopes)
-    request.session["new_key"] = plain
-    return RedirectResponse("/portal/org", status_code=303)
+    return await _org_page(request, principal, new_key=plain)
 
 
 @router.post("/portal/operator/orgs")
@@ -255,7 +262,7 @@ def mount_portal(app: FastAPI, ctx: Context) -> None:
         SessionMiddleware,
         secret_key=ctx.secret_key,
         session_cookie=SESSION_COOKIE,
-        max_age=8 * 3600,
+        max_age=int(SESSION_TTL.total_seconds()),
         same_site="lax",
         https_only=ctx.settings.env == "production",
     )

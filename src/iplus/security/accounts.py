@@ -14,13 +14,14 @@ from iplus.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unaut
 from iplus.core.ids import new_secret
 from iplus.core.roles import Role, Scope
 from iplus.infra.db.engine import Database
-from iplus.infra.db.models import ApiKey, Membership, Organisation, RefreshToken, User
+from iplus.infra.db.models import ApiKey, Membership, Organisation, PortalSession, RefreshToken, User
 from iplus.infra.db.repos import (
     ApiKeyLookup,
     ApiKeyRepository,
     MemberRepository,
     OrganisationDirectory,
     RefreshTokenStore,
+    SessionStore,
     UserDirectory,
 )
 from iplus.security.passwords import check_strength, hash_password, verify_password
@@ -40,6 +41,17 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     principal: Principal
+
+
+@dataclass(frozen=True)
+class Seed:
+    """An organisation and its first administrator, created on an empty store."""
+
+    org_name: str
+    roles: list[str]
+    email: str
+    name: str
+    password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,8 @@ class Accounts:
         self.db = db
         self.signer = signer
         self.refresh_ttl = refresh_ttl
+        # each Argon2id check takes 64 MiB and tens of ms: bound how many run at once
+        self._hashing = asyncio.Semaphore(4)
 
     # organisations -------------------------------------------------------------------
     async def create_organisation(self, name: str, roles: list[str]) -> Organisation:
@@ -136,7 +150,7 @@ class Accounts:
         async with self.db.transaction() as s:
             await OrganisationDirectory(s).get(org_id)
             user = await UserDirectory(s).add(
-                User(email=email, name=name.strip() or email, password_hash=password_hash)
+                User(email=email, name=(name.strip() or email)[:200], password_hash=password_hash)
             )
             membership = Membership(org_id=org_id, user_id=user.id, is_admin=is_admin)
             s.add(membership)
@@ -168,7 +182,8 @@ class Accounts:
             user = await users.by_email(email)
             memberships = await users.memberships(user.id) if user else []
         # Argon2id costs tens of milliseconds of CPU: keep it off the event loop
-        ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+        async with self._hashing:
+            ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if user is None or not ok or not user.is_active:
             raise Unauthenticated("wrong e-mail or password")
         chosen = [(m, o) for m, o in memberships if org_id in (None, o.id)]
@@ -197,14 +212,45 @@ class Accounts:
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Trade a refresh token for a new pair; each refresh token works once."""
         async with self.db.transaction() as s:
-            row = await RefreshTokenStore(s).by_hash(digest(refresh_token))
-            if row is None or row.used_at is not None or as_utc(row.expires_at) <= utcnow():
-                raise Unauthenticated("refresh token is invalid, used or expired: log in again")
-            row.used_at = utcnow()
-            user_id, org_id = row.user_id, row.org_id
-        principal = await self.principal_for(user_id, org_id)
+            owner = await RefreshTokenStore(s).consume(digest(refresh_token), utcnow())
+        if owner is None:
+            raise Unauthenticated("refresh token is invalid, used or expired: log in again")
+        principal = await self.principal_for(*owner)
         async with self.db.transaction() as s:
             return await self._issue(s, principal)
+
+    # portal sessions -----------------------------------------------------------------
+    async def open_session(self, principal: Principal, ttl: timedelta) -> str:
+        """Start a portal session; returns the random id the cookie carries."""
+        assert principal.user_id is not None
+        token = new_secret()
+        async with self.db.transaction() as s:
+            await SessionStore(s).add(
+                PortalSession(
+                    token_hash=digest(token),
+                    user_id=principal.user_id,
+                    org_id=principal.org_id,
+                    expires_at=utcnow() + ttl,
+                )
+            )
+        return token
+
+    async def session_principal(self, token: str) -> Principal | None:
+        """The principal of a live portal session, read fresh; None when it ended or expired."""
+        async with self.db.transaction() as s:
+            row = await SessionStore(s).live(digest(token), utcnow())
+            owner = None if row is None else (row.user_id, row.org_id)
+        if owner is None:
+            return None
+        try:
+            return await self.principal_for(*owner)
+        except Unauthenticated:
+            return None
+
+    async def close_session(self, token: str) -> None:
+        """End a portal session on the server, so a copied cookie stops working too."""
+        async with self.db.transaction() as s:
+            await SessionStore(s).remove(digest(token))
 
     async def _issue(self, session: AsyncSession, principal: Principal) -> TokenPair:
         access, expires_in = self.signer.issue(principal)
@@ -298,25 +344,47 @@ class Accounts:
             )
 
     # first start ---------------------------------------------------------------------
-    async def ensure_first_operator(
-        self, email: str, password: str | None
-    ) -> tuple[Member, str | None] | None:
-        """On an empty store, create the operator organisation and its first administrator.
+    async def bootstrap(self, seeds: list[Seed]) -> list[tuple[Seed, str]] | None:
+        """On an empty store, create each seed's organisation and administrator in one transaction.
 
-        Returns the member and the generated password (None when it came from the caller),
-        or None when users already exist.
+        Returns each seed with its password (generated where the seed had none), or None when
+        users already exist. Everything is checked before anything is written, so a failure
+        leaves the store empty and the next start tries again.
         """
         if await self.count_users() > 0:
             return None
-        generated = None
-        if password is None:
-            generated = password = new_secret(12)
-        org = await self.create_organisation(PLATFORM_ORG, [Role.OPERATOR.value])
-        member = await self.create_user(
-            org_id=org.id,
-            email=email,
-            name="Platform administrator",
-            password=password,
-            is_admin=True,
-        )
-        return member, generated
+        prepared: list[tuple[Seed, str, str]] = []
+        emails = set()
+        for seed in seeds:
+            email = seed.email.strip().lower()
+            if not _EMAIL.match(email):
+                raise InvalidInput(f"{seed.email!r} is not an e-mail address")
+            if email in emails:
+                raise InvalidInput(f"{email} is named twice in the first accounts")
+            emails.add(email)
+            password = seed.password or new_secret(12)
+            check_strength(password)
+            parse_roles(seed.roles)
+            prepared.append((seed, password, await asyncio.to_thread(hash_password, password)))
+        async with self.db.transaction() as s:
+            for seed, _, password_hash in prepared:
+                org = await OrganisationDirectory(s).add(
+                    Organisation(name=seed.org_name, roles=parse_roles(seed.roles))
+                )
+                user = await UserDirectory(s).add(
+                    User(email=seed.email, name=seed.name, password_hash=password_hash)
+                )
+                s.add(Membership(org_id=org.id, user_id=user.id, is_admin=True))
+            await s.flush()
+        return [(seed, password) for seed, password, _ in prepared]
+
+    async def set_password(self, email: str, password: str) -> None:
+        """Give a user a new password and end every refresh token and portal session of theirs."""
+        check_strength(password)
+        password_hash = await asyncio.to_thread(hash_password, password)
+        async with self.db.transaction() as s:
+            user = await UserDirectory(s).by_email(email)
+            if user is None:
+                raise NotFound(f"user {email.strip().lower()} not found")
+            user.password_hash = password_hash
+            await UserDirectory(s).forget_credentials(user.id, utcnow())

@@ -27,6 +27,9 @@ _HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
+SECURITY_HEADERS: dict[str, str] = {k.decode(): v.decode() for k, v in _HEADERS}
+
+
 class SecurityHeaders:
     """Adds CSP, anti-framing, no-sniff and referrer headers; HSTS when ``hsts`` is set."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from iplus.api.deps import ContextDep, Reader, Writer
+from iplus.api.deps import ContextDep, ObjectId, Reader, Writer
 from iplus.api.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
@@ -26,12 +26,12 @@ async def create_key(ctx: ContextDep, caller: Writer, body: ApiKeyIn) -> ApiKeyC
 
 
 @router.get("/{key_id}", response_model=ApiKeyOut)
-async def get_key(ctx: ContextDep, caller: Reader, key_id: str) -> ApiKeyOut:
+async def get_key(ctx: ContextDep, caller: Reader, key_id: ObjectId) -> ApiKeyOut:
     """One key of the organisation; another tenant's answers 404."""
     return ApiKeyOut.model_validate(await ctx.accounts.get_api_key(caller, key_id))
 
 
 @router.delete("/{key_id}", response_model=ApiKeyOut)
-async def revoke_key(ctx: ContextDep, caller: Writer, key_id: str) -> ApiKeyOut:
+async def revoke_key(ctx: ContextDep, caller: Writer, key_id: ObjectId) -> ApiKeyOut:
     """Revoke a key; it stops working at once."""
     return ApiKeyOut.model_validate(await ctx.accounts.revoke_api_key(caller, key_id))

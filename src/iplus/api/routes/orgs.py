@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from iplus.api.deps import ContextDep, Reader, Writer
+from iplus.api.deps import ContextDep, ObjectId, Reader, Writer
 from iplus.api.schemas import OrgIn, OrgOut, UserIn, UserOut
-from iplus.core.errors import NotFound
+from iplus.core.errors import Forbidden, NotFound
 from iplus.core.roles import Role
 from iplus.security.accounts import Member
 
@@ -49,7 +49,7 @@ async def create_org(ctx: ContextDep, caller: Writer, body: OrgIn) -> OrgOut:
 
 
 @router.get("/orgs/{org_id}", response_model=OrgOut)
-async def get_org(ctx: ContextDep, caller: Reader, org_id: str) -> OrgOut:
+async def get_org(ctx: ContextDep, caller: Reader, org_id: ObjectId) -> OrgOut:
     """One organisation; another tenant's answers 404."""
     return OrgOut.model_validate(await ctx.accounts.get_organisation(caller, org_id))
 
@@ -67,6 +67,9 @@ async def list_users(
 async def create_user(ctx: ContextDep, caller: Writer, body: UserIn) -> UserOut:
     """Add a user to the caller's organisation; operators may name another organisation."""
     caller.require_admin()
+    if caller.user_id is None:
+        # a new person gets every scope of a member: a key creating one would outgrow its own scopes
+        raise Forbidden("API keys cannot add users: log in as an administrator")
     org_id = body.org_id or caller.org_id
     if org_id != caller.org_id and Role.OPERATOR not in caller.roles:
         raise NotFound(f"organisation {org_id} not found")
@@ -81,6 +84,6 @@ async def create_user(ctx: ContextDep, caller: Writer, body: UserIn) -> UserOut:
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-async def get_user(ctx: ContextDep, caller: Reader, user_id: str) -> UserOut:
+async def get_user(ctx: ContextDep, caller: Reader, user_id: ObjectId) -> UserOut:
     """One member of the caller's organisation; anyone else answers 404."""
     return user_out(await ctx.accounts.get_member(caller.org_id, user_id))

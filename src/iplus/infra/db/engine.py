@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from iplus.core.errors import ConfigurationError
+from iplus.core.errors import ConfigurationError, InvalidInput
 from iplus.infra.ports import Readiness
 from iplus.infra.timing import timed_check
 
@@ -83,9 +84,21 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        Values the store refuses as data (SQLSTATE class 22: NUL bytes, over-long strings) become
+        ``InvalidInput``: they are the caller's to fix, not a server fault.
+        """
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except DBAPIError as exc:
+            code = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+            if isinstance(exc, DataError) or code.startswith("22"):
+                raise InvalidInput(
+                    "a value is not accepted by the store (control character or too long)"
+                ) from exc
+            raise
 
     async def ping(self) -> Readiness:
         """Run ``SELECT 1`` on the store."""
@@ -93,7 +106,9 @@ class Database:
         async def check() -> str:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-            return f"{self.dialect} {make_url(self.url).render_as_string(hide_password=True)}"
+            # no user name or password in a report that anyone may read
+            where = make_url(self.url).set(username=None, password=None)
+            return f"{self.dialect} {where.render_as_string(hide_password=True)}"
 
         return await timed_check(self.dialect, check)
 

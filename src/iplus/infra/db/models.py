@@ -5,17 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, ForeignKey, String, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from iplus.core.clock import utcnow
+from iplus.core.clock import as_utc, utcnow
 from iplus.core.ids import new_id
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back aware in UTC (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store UTC."""
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back aware UTC."""
+        return None if value is None else as_utc(value)
 
 
 class Base(DeclarativeBase):
     """Declarative base with the naming convention Alembic needs for portable constraint names."""
 
-    type_annotation_map: dict[Any, Any] = {datetime: DateTime(timezone=True)}
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}
 
 
 Base.metadata.naming_convention = {
@@ -97,6 +112,19 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PortalSession(Base):
+    """A portal login; the cookie holds only a random id, so logging out ends the session everywhere."""
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[str] = _id_column()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class DeviceType(Base):

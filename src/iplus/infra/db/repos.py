@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iplus.core.errors import Conflict, NotFound
-from iplus.infra.db.models import ApiKey, Base, Membership, Organisation, RefreshToken, User
+from iplus.core.errors import Conflict, InvalidInput, NotFound
+from iplus.infra.db.models import ApiKey, Base, Membership, Organisation, PortalSession, RefreshToken, User
 
 M = TypeVar("M", bound=Base)
 
@@ -21,6 +22,8 @@ async def flush_or_conflict(session: AsyncSession, what: str) -> None:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"{what} already exists") from exc
+    except DataError as exc:  # e.g. a NUL byte or an over-long value that PostgreSQL refuses
+        raise InvalidInput(f"{what}: a value is not accepted by the store") from exc
 
 
 class TenantRepository(Generic[M]):
@@ -121,6 +124,15 @@ class UserDirectory:
         )
         return [(m, o) for m, o in (await self.session.execute(stmt)).all()]
 
+    async def forget_credentials(self, user_id: str, now: datetime) -> None:
+        """End the user's refresh tokens and portal sessions (after a password change)."""
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        await self.session.execute(delete(PortalSession).where(PortalSession.user_id == user_id))
+
     async def count(self) -> int:
         """How many users exist."""
         return int(await self.session.scalar(select(func.count()).select_from(User)) or 0)
@@ -166,10 +178,47 @@ class RefreshTokenStore:
         self.session.add(token)
         await self.session.flush()
 
-    async def by_hash(self, token_hash: str) -> RefreshToken | None:
-        """The token with this digest, locked for update where the store supports it."""
-        stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+    async def consume(self, token_hash: str, now: datetime) -> tuple[str, str] | None:
+        """Mark a live, unused token used in one statement; (user, org) when it was, else None.
+
+        A single UPDATE ... WHERE used_at IS NULL makes concurrent redemptions race-free on
+        every store, SQLite included, where SELECT ... FOR UPDATE locks nothing.
+        """
+        stmt = (
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == token_hash,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(RefreshToken.user_id, RefreshToken.org_id)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else (row[0], row[1])
+
+
+class SessionStore:
+    """Portal sessions by digest of the cookie's random id."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, row: PortalSession) -> None:
+        """Store a new session."""
+        self.session.add(row)
+        await self.session.flush()
+
+    async def live(self, token_hash: str, now: datetime) -> PortalSession | None:
+        """The unexpired session with this digest, if any."""
+        stmt = select(PortalSession).where(
+            PortalSession.token_hash == token_hash, PortalSession.expires_at > now
+        )
         return await self.session.scalar(stmt)
+
+    async def remove(self, token_hash: str) -> None:
+        """End the session with this digest."""
+        await self.session.execute(delete(PortalSession).where(PortalSession.token_hash == token_hash))
 
 
 class ApiKeyLookup:

@@ -1,8 +1,8 @@
-"""access: device types, devices, desired state, commands, dead letters
+"""portal sessions; access: device types, devices, desired state, commands, dead letters
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 23:57:33.856536
+Create Date: 2026-11-29 00:00:36.011767
 """
 
 from __future__ import annotations
@@ -57,6 +57,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("device_types", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_device_types_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "portal_sessions",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=26), nullable=False),
+        sa.Column("org_id", sa.String(length=26), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_portal_sessions_org_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_portal_sessions_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_portal_sessions_token_hash")),
+    )
+    with op.batch_alter_table("portal_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_portal_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "devices",
@@ -154,6 +177,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_devices_org_id"))
 
     op.drop_table("devices")
+    with op.batch_alter_table("portal_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_portal_sessions_user_id"))
+
+    op.drop_table("portal_sessions")
     with op.batch_alter_table("device_types", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_device_types_org_id"))
 
