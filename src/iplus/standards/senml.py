@@ -46,10 +46,10 @@ def resolve(pack: Any, now: float | None = None) -> list[Record]:
         where = f"record {i}"
         if not isinstance(record, dict):
             raise InvalidInput(f"{where}: a SenML record is a JSON object")
-        unknown = [k for k in record if k not in _KNOWN and not k.endswith("_")]
+        unknown = [k for k in record if k not in _KNOWN and k.endswith("_")]
         if unknown:
-            # RFC 8428 section 4.4: unknown fields not ending in "_" may change meaning; reject
-            raise InvalidInput(f"{where}: unknown SenML fields {', '.join(sorted(unknown))}")
+            # RFC 8428 section 4.4: an unknown field ending in "_" must be understood; others are ignored
+            raise InvalidInput(f"{where}: unknown must-understand SenML fields {', '.join(sorted(unknown))}")
         if "bn" in record:
             if not isinstance(record["bn"], str):
                 raise InvalidInput(f"{where}: bn must be a string")
