@@ -2,40 +2,45 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import timedelta
 
 from fastapi import FastAPI
 
+from iplus.access.broker_auth import PLATFORM_USER, DeviceBrokerAuth
+from iplus.access.commands import Commands
+from iplus.access.deadletters import DeadLetters
+from iplus.access.ingest import Ingestor
+from iplus.access.mqtt import MqttChannel
+from iplus.access.registry import Registry
+from iplus.access.twin import Twins
 from iplus.api.app import create_app
 from iplus.cli.main import build_cli
 from iplus.config import Settings
 from iplus.core.errors import ConfigurationError
+from iplus.infra.broker.address import parse_broker_url
 from iplus.infra.broker.embedded import EmbeddedBroker
 from iplus.infra.broker.external import ExternalBroker
 from iplus.infra.compute.local import LocalCompute
 from iplus.infra.db.engine import Database
 from iplus.infra.ports import Compute, MessageBroker, TelemetryStore
+from iplus.infra.bus import EventBus
 from iplus.infra.tsdb.duckdb_store import DuckDBTelemetryStore
+from iplus.infra.tsdb.postgres_store import PostgresTelemetryStore
 from iplus.platform.context import Context
 from iplus.portal.site import mount_portal
 from iplus.security.accounts import Accounts
 from iplus.security.tokens import TokenSigner
 
 
-def telemetry_for(url: str) -> TelemetryStore:
+def telemetry_for(url: str, search_path: str | None = None) -> TelemetryStore:
     """The telemetry adapter for ``url``."""
     if url.startswith("duckdb://"):
         return DuckDBTelemetryStore(url)
-    raise ConfigurationError(f"telemetry store {url!r} is not supported: use duckdb:///path")
-
-
-def broker_for(url: str) -> MessageBroker:
-    """The broker adapter for ``url``."""
-    if url.startswith("embedded://"):
-        return EmbeddedBroker(url)
-    if url.startswith("mqtt://"):
-        return ExternalBroker(url)
-    raise ConfigurationError(f"broker {url!r} is not supported: use embedded:// or mqtt://")
+    if url.startswith(("postgresql://", "postgres://", "postgresql+")):
+        return PostgresTelemetryStore(url, search_path=search_path)
+    raise ConfigurationError(f"telemetry store {url!r} is not supported: use duckdb:///path or postgresql://")
 
 
 def compute_for(url: str) -> Compute:
@@ -48,14 +53,58 @@ def build_context(settings: Settings, *, search_path: str | None = None) -> Cont
     secret = settings.resolve_secret_key()
     db = Database(settings.metadata_url, search_path=search_path)
     signer = TokenSigner(secret, timedelta(minutes=settings.access_token_minutes))
+    bus = EventBus()
+    registry = Registry(db)
+    telemetry = telemetry_for(settings.telemetry_store_url, search_path)
+    ingestor = Ingestor(telemetry, bus)
+    dead_letters = DeadLetters(db, bus)
+    commands = Commands(db, registry, bus)
+    broker: MessageBroker
+    user: str | None
+    password: str | None
+    if settings.broker_url.startswith("embedded://"):
+        # the platform's own MQTT client logs in with a secret derived from the signing key
+        platform_password = hmac.new(secret.encode(), b"iplus-mqtt-platform", hashlib.sha256).hexdigest()
+        broker = EmbeddedBroker(
+            settings.broker_url,
+            auth=DeviceBrokerAuth(registry, platform_password),
+            credentials=(PLATFORM_USER, platform_password),
+        )
+        user, password, shared = PLATFORM_USER, platform_password, False
+    elif settings.broker_url.startswith("mqtt://"):
+        broker = ExternalBroker(settings.broker_url)
+        address = parse_broker_url(settings.broker_url)
+        user, password, shared = address.username, address.password, True
+    else:
+        raise ConfigurationError(
+            f"broker {settings.broker_url!r} is not supported: use embedded:// or mqtt://"
+        )
+    mqtt = MqttChannel(
+        address=lambda: broker.address,
+        username=user,
+        password=password,
+        registry=registry,
+        ingestor=ingestor,
+        dead_letters=dead_letters,
+        commands=commands,
+        shared=shared,
+    )
+    commands.deliver = mqtt.deliver_command
     return Context(
         settings=settings,
         db=db,
-        telemetry=telemetry_for(settings.telemetry_store_url),
-        broker=broker_for(settings.broker_url),
+        telemetry=telemetry,
+        broker=broker,
         compute=compute_for(settings.compute_url),
         accounts=Accounts(db, signer, timedelta(days=settings.refresh_token_days)),
         secret_key=secret,
+        bus=bus,
+        registry=registry,
+        ingestor=ingestor,
+        dead_letters=dead_letters,
+        commands=commands,
+        twins=Twins(db, telemetry, registry, bus, notify=mqtt.send_desired),
+        mqtt=mqtt,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -132,3 +133,142 @@ class HealthOut(BaseModel):
     ready: bool
     version: str
     backends: dict[str, BackendHealth]
+
+
+class DeviceTypeIn(BaseModel):
+    """A new device type: a name and a W3C WoT Thing Model."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    thing_model: dict[str, Any]
+    retention_days: int | None = Field(default=None, ge=1, le=36_500)
+
+
+class DeviceTypeOut(BaseModel):
+    """A device type."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    thing_model: dict[str, Any]
+    retention_days: int | None
+    created_at: datetime
+
+
+class DeviceIn(BaseModel):
+    """A new device: its type (id or name) and optional id, name, tags and location."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(min_length=1, max_length=200)
+    id: str | None = Field(default=None, max_length=64)
+    name: str = Field(default="", max_length=200)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+class DevicesIn(BaseModel):
+    """Many new devices at once (all or none)."""
+
+    model_config = ConfigDict(extra="forbid")
+    devices: list[DeviceIn] = Field(min_length=1, max_length=10_000)
+
+
+class DeviceOut(BaseModel):
+    """A device (its token is never shown again)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    org_id: str
+    type_id: str
+    name: str
+    tags: list[str]
+    latitude: float | None
+    longitude: float | None
+    created_at: datetime
+
+
+class DeviceCreated(DeviceOut):
+    """A new device with its token, shown this once."""
+
+    token: str
+
+
+class TelemetryMessageIn(BaseModel):
+    """One message of a batch: a device's values (or a SenML pack) with optional time and id."""
+
+    device_id: str = Field(min_length=1, max_length=64)
+    msg_id: str | None = Field(default=None, min_length=1, max_length=128)
+    ts: str | float | None = None
+    values: dict[str, Any] | None = None
+    senml: list[dict[str, Any]] | None = None
+
+
+class TelemetryBatchIn(BaseModel):
+    """Messages of many devices of the caller's organisation."""
+
+    messages: list[TelemetryMessageIn] = Field(min_length=1, max_length=100_000)
+
+
+class IngestOut(BaseModel):
+    """How many messages were new and how many were resends already stored."""
+
+    stored: int
+    duplicates: int
+
+
+class ReadingOut(BaseModel):
+    """One reading."""
+
+    device_id: str
+    key: str
+    ts: datetime
+    value: float | bool | str | None
+
+
+class BucketOut(BaseModel):
+    """Aggregates of one time bucket."""
+
+    bucket: datetime
+    device_id: str | None
+    key: str
+    values: dict[str, float | int | None]
+
+
+class CommandIn(BaseModel):
+    """Invoke an action of the device's thing model."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: str = Field(min_length=1, max_length=200)
+    input: Any = None
+    timeout_s: float = Field(default=30.0, ge=1, le=86_400)
+
+
+class CommandOut(BaseModel):
+    """A command and where it stands."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    device_id: str
+    action: str
+    input: Any
+    status: str
+    detail: str | None
+    output: Any
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+
+
+class DeadLetterOut(BaseModel):
+    """A refused message with its reasons."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    org_id: str | None
+    device_id: str | None
+    channel: str
+    topic: str
+    payload: str
+    reasons: list[str]
+    received_at: datetime

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
+
+from iplus.infra.telemetry import BucketRow, Message, Reading, Selection
 
 T = TypeVar("T")
 
@@ -30,7 +33,9 @@ class Pingable(Protocol):
 
 
 class TelemetryStore(Pingable, Protocol):
-    """Time-series store for device readings."""
+    """Time-series store for device readings; one contract suite covers every adapter."""
+
+    dialect: str
 
     async def open(self) -> None:
         """Open files or connections and create the schema if missing."""
@@ -38,6 +43,38 @@ class TelemetryStore(Pingable, Protocol):
 
     async def close(self) -> None:
         """Release files and connections."""
+        ...
+
+    async def append(self, messages: Sequence[Message]) -> list[bool]:
+        """Store each message whole and once (by device and message id); per message: was it new."""
+        ...
+
+    async def readings(
+        self, sel: Selection, *, limit: int = 10_000, newest_first: bool = False
+    ) -> list[Reading]:
+        """Raw readings in the selection, in time order."""
+        ...
+
+    async def latest(self, sel: Selection) -> list[Reading]:
+        """Newest reading of each (device, key)."""
+        ...
+
+    async def aggregate(
+        self, sel: Selection, *, bucket_seconds: float, aggregates: list[str], group: bool = False
+    ) -> list[BucketRow]:
+        """Aggregates per epoch-aligned time bucket, per device or over the group."""
+        ...
+
+    async def export(self, sel: Selection) -> Any:
+        """The selection's readings as an Arrow table."""
+        ...
+
+    async def delete_before(self, org_id: str, type_id: str, before: datetime) -> int:
+        """Retention: drop a device type's readings older than ``before``."""
+        ...
+
+    async def forget_messages(self, before: datetime) -> int:
+        """Drop message ids received before ``before``."""
         ...
 
 

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from iplus import __version__
+from iplus.access.commands import Commands
+from iplus.access.deadletters import DeadLetters
+from iplus.access.ingest import Ingestor
+from iplus.access.mqtt import MqttChannel
+from iplus.access.registry import Registry
+from iplus.access.twin import Twins
 from iplus.config import Settings
+from iplus.core.clock import utcnow
+from iplus.infra.bus import EventBus
 from iplus.infra.db.engine import Database
+from iplus.infra.db.models import DeviceType
 from iplus.infra.ports import Compute, MessageBroker, Pingable, Readiness, TelemetryStore
 from iplus.security.accounts import Accounts
+
+log = logging.getLogger(__name__)
+MESSAGE_ID_MEMORY = timedelta(days=7)
 
 
 @dataclass
@@ -24,25 +39,72 @@ class Context:
     compute: Compute
     accounts: Accounts
     secret_key: str
+    bus: EventBus
+    registry: Registry
+    ingestor: Ingestor
+    dead_letters: DeadLetters
+    commands: Commands
+    twins: Twins
+    mqtt: MqttChannel
     serving: bool = field(default=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def backends(self) -> list[Pingable]:
         """The backends whose readiness health reports."""
         return [self.db, self.telemetry, self.broker, self.compute]
 
     async def start(self) -> None:
-        """Open the telemetry store and start (or check) the broker."""
+        """Open the telemetry store, start (or check) the broker, subscribe, start housekeeping."""
         await self.telemetry.open()
         try:
             await self.broker.start()
+            await self.mqtt.start()
         except Exception:
+            await self.broker.stop()
             await self.telemetry.close()
             raise
         self.serving = True
+        self._tasks = [
+            asyncio.create_task(self._every(1.0, self.commands.expire), name="iplus-command-timeouts"),
+            asyncio.create_task(self._every(3600.0, self.apply_retention), name="iplus-retention"),
+        ]
+
+    async def _every(self, seconds: float, job: Any) -> None:
+        while True:
+            try:
+                await job()
+            except Exception:  # housekeeping must outlive one failed round
+                log.exception("housekeeping job %s failed", getattr(job, "__name__", job))
+            await asyncio.sleep(seconds)
+
+    async def apply_retention(self) -> int:
+        """Drop readings older than each device type's retention, and old message ids."""
+        from sqlalchemy import select
+
+        async with self.db.transaction() as s:
+            types = list(
+                (await s.scalars(select(DeviceType).where(DeviceType.retention_days.is_not(None)))).all()
+            )
+        dropped = 0
+        now = utcnow()
+        for kind in types:
+            assert kind.retention_days is not None
+            dropped += await self.telemetry.delete_before(
+                kind.org_id, kind.id, now - timedelta(days=kind.retention_days)
+            )
+        await self.telemetry.forget_messages(now - MESSAGE_ID_MEMORY)
+        return dropped
 
     async def stop(self) -> None:
         """Stop everything that ``start`` started and release every backend."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
         if self.serving:
+            await self.mqtt.stop()
+            await self.ingestor.stop()
             await self.broker.stop()
             await self.telemetry.close()
             self.serving = False
@@ -59,12 +121,7 @@ class Context:
             "ready": all(r.ok for r in results),
             "version": __version__,
             "backends": {
-                name: {
-                    "ok": r.ok,
-                    "backend": r.backend,
-                    "detail": r.detail,
-                    "latency_ms": r.latency_ms,
-                }
+                name: {"ok": r.ok, "backend": r.backend, "detail": r.detail, "latency_ms": r.latency_ms}
                 for name, r in backends.items()
             },
         }

@@ -3,15 +3,69 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from amqtt.contexts import Action
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.session import Session
 
 from iplus.core.errors import NotReady
+from iplus.core.ids import new_id
 from iplus.infra.broker.address import BrokerAddress, free_port, parse_broker_url, port_is_free
 from iplus.infra.broker.probe import mqtt_handshake
 from iplus.infra.ports import Readiness
 from iplus.infra.timing import timed_check
 
 log = logging.getLogger(__name__)
+# amqtt builds its plugins itself from dotted paths; they find their broker's hooks here by id
+_HOOKS: dict[str, BrokerAuth] = {}
+
+
+class BrokerAuth(Protocol):
+    """Decides who may connect and which topics each client may use."""
+
+    async def authenticate(self, username: str | None, password: str | None) -> bool:
+        """True when the credentials are valid."""
+        ...
+
+    def authorize(self, username: str | None, action: str, topic: str) -> bool:
+        """True when ``username`` may ``action`` (publish, subscribe, receive) on ``topic``."""
+        ...
+
+
+class HookAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
+    """amqtt authentication through the broker's ``BrokerAuth``."""
+
+    @dataclass
+    class Config:
+        """Which broker's hooks to use."""
+
+        hooks: str = ""
+
+    async def authenticate(self, *, session: Session) -> bool | None:
+        """Ask the hooks."""
+        hooks = _HOOKS.get(self.config.hooks)
+        return hooks is not None and await hooks.authenticate(session.username, session.password)
+
+
+class HookTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]
+    """amqtt topic access through the broker's ``BrokerAuth``."""
+
+    @dataclass
+    class Config:
+        """Which broker's hooks to use."""
+
+        hooks: str = ""
+
+    async def topic_filtering(
+        self, *, session: Session | None = None, topic: str | None = None, action: Action | None = None
+    ) -> bool | None:
+        """Ask the hooks."""
+        hooks = _HOOKS.get(self.config.hooks)
+        if hooks is None or topic is None or action is None:
+            return False
+        return hooks.authorize(session.username if session else None, action.value, topic)
 
 
 class EmbeddedBroker:
@@ -19,7 +73,12 @@ class EmbeddedBroker:
 
     name = "broker"
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, auth: BrokerAuth | None = None, credentials: tuple[str, str] | None = None
+    ) -> None:
+        self.auth = auth
+        self.credentials = credentials
+        self._hooks_id = new_id()
         self.requested = parse_broker_url(url)
         self._address = self.requested
         self._broker: Any = None
@@ -49,11 +108,21 @@ class EmbeddedBroker:
             port = next((p for p in range(port + 1, port + 11) if port_is_free(host, p)), 0)
         if port == 0:
             port = free_port(host)
-        self._address = BrokerAddress("embedded", host, port)
+        user, password = self.credentials or (None, None)
+        self._address = BrokerAddress("embedded", host, port, user, password)
+        plugins: dict[str, Any]
+        if self.auth is None:
+            # only the auth plugin: amqtt's default plugin set costs more than half its QoS1 rate
+            plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+        else:
+            _HOOKS[self._hooks_id] = self.auth
+            plugins = {
+                f"{__name__}.HookAuthPlugin": {"hooks": self._hooks_id},
+                f"{__name__}.HookTopicPlugin": {"hooks": self._hooks_id},
+            }
         config: dict[str, Any] = {
             "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
-            # only the auth plugin: amqtt's default plugin set costs more than half its QoS1 rate
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": plugins,
         }
         self._broker = Broker(config)
         try:
@@ -68,6 +137,7 @@ class EmbeddedBroker:
         if self._broker is not None:
             broker, self._broker = self._broker, None
             await broker.shutdown()
+        _HOOKS.pop(self._hooks_id, None)
 
     async def ping(self) -> Readiness:
         """MQTT handshake against the embedded listener."""

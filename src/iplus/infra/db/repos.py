@@ -11,7 +11,20 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iplus.core.errors import Conflict, InvalidInput, NotFound
-from iplus.infra.db.models import ApiKey, Base, Membership, Organisation, PortalSession, RefreshToken, User
+from iplus.infra.db.models import (
+    ApiKey,
+    Base,
+    Command,
+    DeadLetter,
+    DesiredProperty,
+    Device,
+    DeviceType,
+    Membership,
+    Organisation,
+    PortalSession,
+    RefreshToken,
+    User,
+)
 
 M = TypeVar("M", bound=Base)
 
@@ -230,3 +243,139 @@ class ApiKeyLookup:
     async def by_hash(self, key_hash: str) -> ApiKey | None:
         """The key with this digest, if any."""
         return await self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+
+class DeviceTypeRepository(TenantRepository[DeviceType]):
+    """Device types of one organisation."""
+
+    model = DeviceType
+    noun = "device type"
+
+    async def by_name(self, name: str) -> DeviceType | None:
+        """The type with this name in this organisation, if any."""
+        found: DeviceType | None = await self.session.scalar(self._select().where(DeviceType.name == name))
+        return found
+
+    async def all(self) -> list[DeviceType]:
+        """Every type of this organisation (retention sweeps, look-ups by name)."""
+        return list((await self.session.scalars(self._select())).all())
+
+
+class DeviceRepository(TenantRepository[Device]):
+    """Devices of one organisation."""
+
+    model = Device
+    noun = "device"
+
+    async def search(
+        self, *, type_id: str | None, tag: str | None, text: str | None, offset: int, limit: int
+    ) -> list[Device]:
+        """A page of devices filtered by type, tag and text in the id or name."""
+        stmt = self._select()
+        if type_id:
+            stmt = stmt.where(Device.type_id == type_id)
+        if text:
+            like = f"%{text.lower()}%"
+            stmt = stmt.where(func.lower(Device.name).like(like) | func.lower(Device.id).like(like))
+        rows = list((await self.session.scalars(stmt.order_by(Device.id))).all())
+        if tag:
+            # tags are a JSON list: filtered here so SQLite and PostgreSQL behave the same
+            rows = [d for d in rows if tag in (d.tags or [])]
+        return rows[offset : offset + limit]
+
+    async def add_many(self, devices: list[Device]) -> None:
+        """Store many new devices in this organisation at once."""
+        for device in devices:
+            device.org_id = self.org_id
+        self.session.add_all(devices)
+        await flush_or_conflict(self.session, "a device with one of these ids")
+
+
+class DeviceLookup:
+    """Finds a device by id before its organisation is known (device authentication)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_id(self, device_id: str) -> Device | None:
+        """The device with this id, in any organisation."""
+        return await self.session.get(Device, device_id)
+
+    async def type_of(self, device: Device) -> DeviceType:
+        """The device's type."""
+        found = await self.session.get(DeviceType, device.type_id)
+        assert found is not None  # foreign key guarantees it
+        return found
+
+
+class DeadLetterRepository(TenantRepository[DeadLetter]):
+    """Refused messages of one organisation, newest first."""
+
+    model = DeadLetter
+    noun = "dead letter"
+
+    async def newest(self, *, device_id: str | None, offset: int, limit: int) -> list[DeadLetter]:
+        """A page of dead letters, newest first."""
+        stmt = self._select()
+        if device_id:
+            stmt = stmt.where(DeadLetter.device_id == device_id)
+        stmt = stmt.order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc()).offset(offset).limit(limit)
+        return list((await self.session.scalars(stmt)).all())
+
+
+class UnownedDeadLetters:
+    """Refused messages whose sender is unknown: no organisation owns them; operators see them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def newest(self, *, offset: int, limit: int) -> list[DeadLetter]:
+        """A page of unowned dead letters, newest first."""
+        stmt = (
+            select(DeadLetter)
+            .where(DeadLetter.org_id.is_(None))
+            .order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+
+class DesiredRepository(TenantRepository[DesiredProperty]):
+    """Desired property values of one organisation's devices."""
+
+    model = DesiredProperty
+    noun = "desired property"
+
+    async def of_device(self, device_id: str) -> list[DesiredProperty]:
+        """Every desired value of one device."""
+        rows = await self.session.scalars(self._select().where(DesiredProperty.device_id == device_id))
+        return list(rows.all())
+
+
+class CommandRepository(TenantRepository[Command]):
+    """Commands of one organisation."""
+
+    model = Command
+    noun = "command"
+
+    async def of_device(self, device_id: str, *, limit: int) -> list[Command]:
+        """A device's newest commands."""
+        stmt = self._select().where(Command.device_id == device_id).order_by(Command.id.desc()).limit(limit)
+        return list((await self.session.scalars(stmt)).all())
+
+
+class CommandLookup:
+    """Commands by id across tenants, for acknowledgements arriving from devices."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_id(self, command_id: str) -> Command | None:
+        """The command with this id, if any."""
+        return await self.session.get(Command, command_id)
+
+    async def overdue(self, now: datetime) -> list[Command]:
+        """Commands still waiting for their device after their deadline."""
+        stmt = select(Command).where(Command.status.in_(("pending", "delivered")), Command.expires_at < now)
+        return list((await self.session.scalars(stmt)).all())

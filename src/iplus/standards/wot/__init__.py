@@ -11,7 +11,10 @@ from typing import Any
 from iplus.core.errors import InvalidInput
 
 HERE = Path(__file__).parent
-TD_CONTEXT = "https://www.w3.org/2022/wot/td/v1.1"
+# The shipped schemas (W3C validation/, 2026) pin the context to the "wot-next" URI; documents using
+# the published TD 1.0/1.1 context URIs are accepted as equivalent and checked under that pin.
+TD_CONTEXT = "https://www.w3.org/ns/wot-next/td"
+EQUIVALENT_CONTEXTS = ("https://www.w3.org/2022/wot/td/v1.1", "https://www.w3.org/2019/wot/td/v1")
 DATA_TYPES = ("number", "integer", "boolean", "string")
 
 
@@ -23,9 +26,21 @@ def _validator(kind: str) -> Any:
     return jsonschema.Draft7Validator(schema)
 
 
+def _pinned_context(document: Any) -> Any:
+    if not isinstance(document, dict):
+        return document
+    context = document.get("@context")
+    if context in EQUIVALENT_CONTEXTS:
+        return {**document, "@context": TD_CONTEXT}
+    if isinstance(context, list) and context and context[0] in EQUIVALENT_CONTEXTS:
+        return {**document, "@context": [TD_CONTEXT, *context[1:]]}
+    return document
+
+
 def schema_errors(document: Any, kind: str) -> list[str]:
     """Every violation of the TD (``kind='td'``) or TM (``kind='tm'``) JSON Schema, as text."""
-    errors = sorted(_validator(kind).iter_errors(document), key=lambda e: list(e.absolute_path))
+    checked = _pinned_context(document)
+    errors = sorted(_validator(kind).iter_errors(checked), key=lambda e: list(e.absolute_path))
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors]
 
 

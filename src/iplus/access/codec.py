@@ -1,0 +1,167 @@
+"""Decode device payloads (flat JSON or SenML) and validate every reading against the thing model."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from iplus.core.clock import utcnow
+from iplus.core.errors import InvalidInput
+from iplus.infra.telemetry import Value, to_us
+from iplus.standards.senml import resolve
+from iplus.standards.wot import PropertySpec
+
+RESERVED = ("ts", "msg_id")
+MAX_MSG_ID = 128
+
+
+@dataclass(slots=True)
+class Decoded:
+    """One message's readings (key, time in µs, value) or the reasons it was refused."""
+
+    msg_id: str | None
+    readings: list[tuple[str, int, Value]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+def parse_ts(raw: Any, now_us: int) -> int:
+    """A reading time: ISO 8601 with a UTC offset, or seconds since the epoch; absent means now."""
+    if raw is None:
+        return now_us
+    if isinstance(raw, bool):
+        raise InvalidInput("ts must be an ISO 8601 time or seconds since the epoch")
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw) or not 0 <= raw < 32503680000:  # before year 3000
+            raise InvalidInput(f"ts {raw} is not a plausible time in seconds since the epoch")
+        return int(raw * 1_000_000)
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise InvalidInput(f"ts {raw!r} is not an ISO 8601 time") from exc
+        if parsed.tzinfo is None:
+            raise InvalidInput(f"ts {raw!r} has no UTC offset (add Z or +hh:mm)")
+        return to_us(parsed)
+    raise InvalidInput("ts must be an ISO 8601 time or seconds since the epoch")
+
+
+def check_value(spec: PropertySpec | None, key: str, value: Any) -> tuple[Value | None, str | None]:
+    """The value as stored, or the reason it breaks the property's schema."""
+    if spec is None:
+        return None, f"{key}: unknown property"
+    kind = spec.type
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None, f"{key}: expected a number, got {type(value).__name__}"
+        if not math.isfinite(value):
+            return None, f"{key}: {value} is not a finite number"
+        value = float(value)
+    elif kind == "integer":
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not value.is_integer())
+        ):
+            return None, f"{key}: expected an integer, got {value!r}"
+        value = float(value)
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            return None, f"{key}: expected true or false, got {value!r}"
+    elif not isinstance(value, str):
+        return None, f"{key}: expected a string, got {type(value).__name__}"
+    if isinstance(value, float):
+        if spec.minimum is not None and value < spec.minimum:
+            return None, f"{key}: {value:g} is below the minimum {spec.minimum:g}"
+        if spec.maximum is not None and value > spec.maximum:
+            return None, f"{key}: {value:g} is above the maximum {spec.maximum:g}"
+    if spec.enum is not None and value not in spec.enum:
+        return None, f"{key}: {value!r} is not one of {list(spec.enum)}"
+    return value, None
+
+
+def _msg_id(raw: Any, reasons: list[str]) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str | int) or isinstance(raw, bool) or not 0 < len(str(raw)) <= MAX_MSG_ID:
+        reasons.append(f"msg_id must be a string of 1 to {MAX_MSG_ID} characters")
+        return None
+    return str(raw)
+
+
+def decode_values(
+    values: Any, props: dict[str, PropertySpec], ts_raw: Any, msg_id_raw: Any, now_us: int
+) -> Decoded:
+    """A flat ``{key: value}`` message (``ts`` and ``msg_id`` given separately)."""
+    reasons: list[str] = []
+    out = Decoded(_msg_id(msg_id_raw, reasons), reasons=reasons)
+    try:
+        ts = parse_ts(ts_raw, now_us)
+    except InvalidInput as exc:
+        reasons.append(exc.detail)
+        ts = now_us
+    if not isinstance(values, dict) or not values:
+        reasons.append("values must be a non-empty JSON object of property: value")
+        return out
+    append = out.readings.append
+    for key, raw in values.items():
+        value, why = check_value(props.get(key), key, raw)
+        if why is not None:
+            reasons.append(why)
+        else:
+            append((key, ts, value))  # type: ignore[arg-type]
+    return out
+
+
+def _senml_key(name: str) -> str:
+    # the property is the last segment of the resolved name: "urn:dev:ow:10e2:temp" -> "temp"
+    return name.replace("/", ":").rsplit(":", 1)[-1]
+
+
+def decode_senml(pack: Any, props: dict[str, PropertySpec], msg_id_raw: Any, now: float) -> Decoded:
+    """A SenML pack; units given in records must match the model's units."""
+    reasons: list[str] = []
+    out = Decoded(_msg_id(msg_id_raw, reasons), reasons=reasons)
+    try:
+        records = resolve(pack, now=now)
+    except InvalidInput as exc:
+        reasons.append(f"SenML: {exc.detail}")
+        return out
+    for record in records:
+        key = _senml_key(record.name)
+        spec = props.get(key)
+        if record.value is None:
+            reasons.append(f"{key}: SenML sums are not stored; send a value")
+            continue
+        if spec is not None and record.unit and spec.unit and record.unit != spec.unit:
+            reasons.append(f"{key}: unit {record.unit} but the model says {spec.unit}")
+            continue
+        value, why = check_value(spec, key, record.value)
+        if why is not None:
+            reasons.append(why)
+        else:
+            out.readings.append((key, int(record.time * 1_000_000), value))  # type: ignore[arg-type]
+    return out
+
+
+def decode_payload(
+    payload: bytes | Any, props: dict[str, PropertySpec], *, msg_id: str | None = None
+) -> Decoded:
+    """A device's own payload: flat object, SenML array, or ``{"msg_id": ..., "senml": [...]}``."""
+    now = utcnow()
+    if isinstance(payload, bytes | bytearray | memoryview | str):
+        try:
+            payload = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            return Decoded(None, reasons=[f"payload is not JSON: {exc}"])
+    if isinstance(payload, list):
+        return decode_senml(payload, props, msg_id, now.timestamp())
+    if isinstance(payload, dict):
+        if "senml" in payload:
+            return decode_senml(payload["senml"], props, payload.get("msg_id", msg_id), now.timestamp())
+        values = {k: v for k, v in payload.items() if k not in RESERVED}
+        return decode_values(values, props, payload.get("ts"), payload.get("msg_id", msg_id), to_us(now))
+    return Decoded(None, reasons=["payload must be a JSON object or a SenML array"])
