@@ -22,10 +22,10 @@ from iplus.core.errors import ConfigurationError
 from iplus.infra.broker.address import parse_broker_url
 from iplus.infra.broker.embedded import EmbeddedBroker
 from iplus.infra.broker.external import ExternalBroker
+from iplus.infra.bus import EventBus
 from iplus.infra.compute.local import LocalCompute
 from iplus.infra.db.engine import Database
 from iplus.infra.ports import Compute, MessageBroker, TelemetryStore
-from iplus.infra.bus import EventBus
 from iplus.infra.tsdb.duckdb_store import DuckDBTelemetryStore
 from iplus.infra.tsdb.postgres_store import PostgresTelemetryStore
 from iplus.platform.context import Context

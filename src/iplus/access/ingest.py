@@ -44,6 +44,8 @@ class Ingestor:
                 batch.append(item)
                 size += sum(len(m.readings) for m in item[0])
             await self._flush(batch)
+            for _ in batch:
+                self._queue.task_done()
 
     async def _flush(self, batch: list[tuple[list[Message], asyncio.Future[list[bool]]]]) -> None:
         messages = [m for msgs, _ in batch for m in msgs]
@@ -81,8 +83,8 @@ class Ingestor:
 
     async def stop(self) -> None:
         """Finish what is queued, then stop the writer."""
-        while not self._queue.empty():
-            await asyncio.sleep(0.01)
+        if self._task is not None and not self._task.done():
+            await self._queue.join()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -60,6 +60,7 @@ class MqttChannel:
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._handlers: set[asyncio.Task[None]] = set()
         self.received = 0
 
     async def start(self) -> None:
@@ -129,7 +130,9 @@ class MqttChannel:
                     continue  # more is already waiting: take it into the same batch
                 batch, pending = pending, []
                 await self._in_flight.acquire()
-                asyncio.create_task(self._handle(client, batch))
+                task = asyncio.create_task(self._handle(client, batch))
+                self._handlers.add(task)  # a reference, so the task is not collected mid-flight
+                task.add_done_callback(self._handlers.discard)
 
     async def _handle(self, client: aiomqtt.Client, batch: list[aiomqtt.Message]) -> None:
         try:

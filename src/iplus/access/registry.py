@@ -20,7 +20,7 @@ from iplus.security.principal import Principal
 from iplus.security.tokens import digest
 from iplus.standards.wot import PropertySpec, ThingModel, parse_thing_model
 
-DEVICE_TOKEN_PREFIX = "idt_"
+DEVICE_TOKEN_PREFIX = "idt_"  # noqa: S105 - a prefix that marks device tokens, not a secret
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_BULK = 10_000
 
