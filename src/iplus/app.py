@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from iplus.access.broker_auth import PLATFORM_USER, DeviceBrokerAuth
 from iplus.access.commands import Commands
 from iplus.access.deadletters import DeadLetters
+from iplus.access.dynsec import MosquittoDynsec
 from iplus.access.ingest import Ingestor
 from iplus.access.mqtt import MqttChannel
 from iplus.access.registry import Registry
@@ -72,9 +73,17 @@ def build_context(settings: Settings, *, search_path: str | None = None) -> Cont
         )
         user, password, shared = PLATFORM_USER, platform_password, False
     elif settings.broker_url.startswith("mqtt://"):
-        broker = ExternalBroker(settings.broker_url)
         address = parse_broker_url(settings.broker_url)
         user, password, shared = address.username, address.password, True
+        dynsec = None
+        if settings.broker_dynsec:
+            if not user or not password:
+                raise ConfigurationError(
+                    "IPLUS_BROKER_DYNSEC needs the broker admin's login in IPLUS_BROKER_URL"
+                )
+            dynsec = MosquittoDynsec(address.host, address.port, user, password)
+            registry.on_credentials = dynsec.sync_devices
+        broker = ExternalBroker(settings.broker_url, prepare=dynsec.prepare_platform if dynsec else None)
     else:
         raise ConfigurationError(
             f"broker {settings.broker_url!r} is not supported: use embedded:// or mqtt://"

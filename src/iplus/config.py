@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         default="embedded://127.0.0.1:1883",
         description="embedded://host:port starts amqtt in-process; mqtt://host:port uses an external broker",
     )
+    broker_dynsec: bool = Field(
+        default=False,
+        description="with an mqtt:// broker: keep Mosquitto's dynamic-security clients in step with devices",
+    )
     compute_url: str = Field(default="local://", description="local:// or local://?workers=N")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

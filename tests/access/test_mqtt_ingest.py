@@ -45,9 +45,9 @@ def pub(
     return subprocess.run(cmd, capture_output=True, text=True, timeout=10)
 
 
-async def until(check, timeout: float = 1.0):  # type: ignore[no-untyped-def]
+async def until(check, within: float = 1.0):  # type: ignore[no-untyped-def]
     """Poll ``check`` until it returns something truthy or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = await check()
         if value or time.monotonic() > deadline:

@@ -7,6 +7,7 @@ import hmac
 import io
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from iplus.security.principal import Principal
 from iplus.security.tokens import digest
 from iplus.standards.wot import PropertySpec, ThingModel, parse_thing_model
 
+OnCredentials = Callable[[list[tuple[str, str]]], Awaitable[None]]
 DEVICE_TOKEN_PREFIX = "idt_"  # noqa: S105 - a prefix that marks device tokens, not a secret
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_BULK = 10_000
@@ -96,9 +98,13 @@ def parse_device_csv(text: str) -> list[DeviceSpec]:
 class Registry:
     """Creates and finds device types and devices; authenticates devices for ingest."""
 
-    def __init__(self, db: Database, cache_seconds: float = 30.0) -> None:
+    def __init__(
+        self, db: Database, cache_seconds: float = 30.0, on_credentials: OnCredentials | None = None
+    ) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
+        # called with (device id, token) pairs before new credentials commit (external broker sync)
+        self.on_credentials = on_credentials
         self._cache: dict[str, tuple[float, DeviceIdentity | None]] = {}
 
     # types ---------------------------------------------------------------------------
@@ -171,6 +177,8 @@ class Registry:
                 )
                 made.append((device, token))
             await DeviceRepository(s, caller.org_id).add_many([d for d, _ in made])
+            if self.on_credentials is not None:
+                await self.on_credentials([(d.id, t) for d, t in made])
         for device, _ in made:
             self._cache.pop(device.id, None)
         return made
@@ -203,6 +211,8 @@ class Registry:
         async with self.db.transaction() as s:
             device = await DeviceRepository(s, caller.org_id).get(device_id)
             device.token_hash = digest(token)
+            if self.on_credentials is not None:
+                await self.on_credentials([(device.id, token)])
         self._cache.pop(device_id, None)
         return token
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from iplus.core.errors import NotReady
 from iplus.infra.broker.address import parse_broker_url
 from iplus.infra.broker.probe import mqtt_handshake
@@ -14,8 +16,9 @@ class ExternalBroker:
 
     name = "broker"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prepare: Callable[[], Awaitable[None]] | None = None) -> None:
         self._address = parse_broker_url(url)
+        self.prepare = prepare  # e.g. grant the platform's client its ACLs on the broker
 
     @property
     def address(self) -> tuple[str, int]:
@@ -33,6 +36,8 @@ class ExternalBroker:
             await mqtt_handshake(self._address)
         except Exception as exc:
             raise NotReady(f"{self.describe()} does not answer: {exc}") from exc
+        if self.prepare is not None:
+            await self.prepare()
 
     async def stop(self) -> None:
         """Nothing to stop: the broker is not ours."""
