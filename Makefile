@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 UV := $(VENV)/uv/bin/uv
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint typecheck arch bench services test-deps clean help
+VENDOR := src/iplus/portal/static/vendor
+
+.PHONY: run test lint typecheck arch bench services test-deps clean help assets
 
 help:
 	@echo "make run   - set up and start iplus with embedded defaults (portal on http://127.0.0.1:8000)"
@@ -31,7 +33,15 @@ $(VENV)/.dev: requirements-dev.lock pyproject.toml | $(UV)
 	rm -f $(VENV)/.runtime
 	touch $@
 
-run: $(VENV)/.runtime
+# front-end libraries come from the npm registry at set-up and are served by the portal itself
+$(VENDOR)/uPlot.iife.min.js: portal-assets/package.json portal-assets/package-lock.json
+	cd portal-assets && npm ci --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)
+	cp portal-assets/node_modules/uplot/dist/uPlot.iife.min.js portal-assets/node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
+
+assets: $(VENDOR)/uPlot.iife.min.js
+
+run: $(VENV)/.runtime assets
 	$(BIN)/iplus up --demo
 
 lint: $(VENV)/.dev
@@ -46,11 +56,11 @@ test-deps:
 services:
 	bash scripts/services.sh
 
-test: $(VENV)/.dev test-deps services lint
+test: $(VENV)/.dev test-deps assets services lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev services
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache .ruff_cache $(VENDOR) portal-assets/node_modules

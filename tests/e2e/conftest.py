@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 IPLUS = Path(sys.executable).parent / "iplus"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @dataclass
@@ -50,30 +52,30 @@ def port_1883_taken() -> Iterator[bool]:
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory, port_1883_taken: bool) -> Iterator[Running]:
+def platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, port_1883_taken: bool
+) -> Iterator[Running]:
     """``iplus up --demo`` with embedded defaults in a fresh folder."""
     var = tmp_path_factory.mktemp("var")
     port = _free_port()
     env = {**os.environ, "IPLUS_VAR_DIR": str(var), "IPLUS_PORT": str(port)}
     env.pop("IPLUS_DATABASE_URL", None)
+    # output goes to a file: an undrained pipe would block the server once it fills up
+    log_path = var / "iplus-up.log"
+    log = log_path.open("w")
     proc = subprocess.Popen(
-        [str(IPLUS), "up", "--demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [str(IPLUS), "up", "--demo"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
     )
-    assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
+    while time.monotonic() < deadline and proc.poll() is None:
+        lines = log_path.read_text().splitlines()
+        if any("press Ctrl+C to stop" in line for line in lines):
             break
-        lines.append(line.rstrip("\n"))
-        if "press Ctrl+C to stop" in line:
-            break
-    else:
+        time.sleep(0.1)
+    if proc.poll() is not None or not any("press Ctrl+C" in line for line in lines):
         proc.kill()
-    if proc.poll() is not None or not lines or "press Ctrl+C" not in lines[-1]:
-        proc.kill()
-        pytest.fail("iplus up did not start:\n" + "\n".join(lines))
+        pytest.fail("iplus up did not start:\n" + log_path.read_text())
     running = Running(f"http://127.0.0.1:{port}", lines)
     for line in lines:
         m = re.match(r"^\s+(operator|provider|user)\s+(\S+)\s+(\S+)$", line)
@@ -92,3 +94,5 @@ def platform(tmp_path_factory: pytest.TempPathFactory, port_1883_taken: bool) ->
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    log.close()
+    shutil.copy(log_path, ARTIFACTS / f"iplus-up-{request.module.__name__.rsplit('.', 1)[-1]}.log")

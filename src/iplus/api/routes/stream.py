@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from iplus.api.deps import ContextDep, Reader
-from iplus.infra.bus import EventBus
+from iplus.platform.live import sse
 
 router = APIRouter(tags=["stream"])
-HEARTBEAT_SECONDS = 15.0
-
-
-async def sse(bus: EventBus, org_id: str, device_id: str | None, request: Request) -> AsyncIterator[bytes]:
-    """Encode bus events as ``text/event-stream``, with a comment line as heartbeat."""
-    sub = bus.subscribe(org_id, device_id)
-    try:
-        yield b": connected\n\n"
-        while not await request.is_disconnected():
-            try:
-                event = await asyncio.wait_for(sub.queue.get(), timeout=HEARTBEAT_SECONDS)
-            except TimeoutError:
-                yield b": heartbeat\n\n"
-                continue
-            yield (
-                b"event: "
-                + str(event.get("type", "message")).encode()
-                + b"\ndata: "
-                + orjson.dumps(event)
-                + b"\n\n"
-            )
-    finally:
-        bus.unsubscribe(sub)
 
 
 @router.get(
@@ -54,7 +28,7 @@ async def stream(
     if device_id is not None:
         await ctx.registry.get_device(caller, device_id)
     return StreamingResponse(
-        sse(ctx.bus, caller.org_id, device_id, request),
+        sse(ctx.bus, caller.org_id, device_id, request.is_disconnected),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
