@@ -12,6 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from iplus.core.errors import Forbidden, Unauthenticated
 from iplus.core.roles import Role
 from iplus.platform.context import Context
+from iplus.portal import devices
 from iplus.portal.common import (
     HERE,
     ROLE_ORDER,
@@ -24,7 +25,6 @@ from iplus.portal.common import (
     render,
     safe_next,
 )
-from iplus.portal import devices
 from iplus.portal.csrf import check_csrf
 from iplus.security.principal import Principal
 
