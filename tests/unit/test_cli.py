@@ -143,3 +143,38 @@ def test_set_password(cli_env: dict[str, str]) -> None:
         cli_env, "user", "set-password", "--email", "nobody@x.io", "--password", "another-long-pw"
     )
     assert code == 1 and err.strip() == "error: user nobody@x.io not found"
+
+
+def test_device_type_import_and_list(cli_env: dict[str, str], tmp_path: Path) -> None:
+    import json
+
+    from tests.access.conftest import ROOM_MODEL
+
+    invoke(cli_env, "org", "create", "Farm", "--role", "provider")
+    model = tmp_path / "room.json"
+    model.write_text(json.dumps(ROOM_MODEL))
+    code, out, err = invoke(
+        cli_env, "device", "type-create", "--org", "Farm", "--name", "room", "--model", str(model)
+    )
+    assert code == 0, err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**ROOM_MODEL, "@type": "Thing"}))
+    code, _, err = invoke(
+        cli_env, "device", "type-create", "--org", "Farm", "--name", "bad", "--model", str(bad)
+    )
+    assert code == 1 and "tm:ThingModel" in err and len(err.strip().splitlines()) == 1
+    devices = tmp_path / "devices.csv"
+    devices.write_text("type,name,id,tags\n" + "".join(f"room,Room {i},r-{i},north\n" for i in range(50)))
+    creds = tmp_path / "creds.csv"
+    code, out, err = invoke(
+        cli_env, "device", "import", "--org", "Farm", "--file", str(devices), "--credentials", str(creds)
+    )
+    assert code == 0 and "created 50 devices" in out, err
+    lines = creds.read_text().splitlines()
+    assert lines[0] == "device_id,token,type" and len(lines) == 51 and (creds.stat().st_mode & 0o777) == 0o600
+    code, _, err = invoke(
+        cli_env, "device", "import", "--org", "Farm", "--file", str(devices), "--credentials", str(creds)
+    )
+    assert code == 1 and "already exists" in err
+    code, out, _ = invoke(cli_env, "device", "list", "--org", "Farm", "--tag", "north")
+    assert code == 0 and "r-49" in out

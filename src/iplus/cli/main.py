@@ -75,7 +75,7 @@ def with_context(build: BuildContext, work: Callable[[Context], Awaitable[T]]) -
 
 def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
     """The typer application, with the bootstrap's builders closed over."""
-    from iplus.cli import accounts, edge, serve
+    from iplus.cli import accounts, devices, edge, serve
 
     app = typer.Typer(
         name="iplus",
@@ -106,6 +106,7 @@ def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
 
     serve.register(app, build, build_asgi)
     accounts.register(app, build)
+    devices.register(app, build)
     edge.register(app)
     return app
 
