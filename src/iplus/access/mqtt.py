@@ -10,6 +10,8 @@ from typing import Any
 
 import aiomqtt
 import orjson
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from iplus.access.codec import decode_payload
 from iplus.access.commands import Commands, command_topic
@@ -54,8 +56,10 @@ class MqttChannel:
         self.ingestor = ingestor
         self.dead_letters = dead_letters
         self.commands = commands
-        # several platform workers share the load through one shared subscription group
+        # several platform workers share the load through one shared subscription group; an
+        # external broker speaks MQTT 5 (amqtt, the embedded one, only 3.1.1)
         self.prefix = "$share/iplus/" if shared else ""
+        self.v5 = shared
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -107,14 +111,24 @@ class MqttChannel:
 
     async def _consume(self) -> None:
         host, port = self.address()
+        options: dict[str, Any]
+        if self.v5:
+            # acknowledging only after the append keeps messages in flight longer; MQTT 5 lets us
+            # tell the broker to allow many (with 3.1.1 Mosquitto allows 20, queues 1,000 more,
+            # and past that drops QoS 1 messages)
+            connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            connect.ReceiveMaximum = 65535
+            options = {"protocol": aiomqtt.ProtocolVersion.V5, "properties": connect}
+        else:
+            options = {"clean_session": True}
         client = aiomqtt.Client(
             host,
             port,
             username=self.username,
             password=self.password,
             identifier=f"iplus-{new_id()}",
-            clean_session=True,
             max_queued_incoming_messages=0,
+            **options,
         )
         # paho acknowledges QoS 1 on receipt by default; we ack after the append instead
         client._client.manual_ack_set(True)

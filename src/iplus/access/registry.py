@@ -106,6 +106,8 @@ class Registry:
         # called with (device id, token) pairs before new credentials commit (external broker sync)
         self.on_credentials = on_credentials
         self._cache: dict[str, tuple[float, DeviceIdentity | None]] = {}
+        # a type's thing model never changes once registered: parse and validate it once
+        self._models: dict[str, ThingModel] = {}
 
     # types ---------------------------------------------------------------------------
     async def create_type(
@@ -228,10 +230,12 @@ class Registry:
             lookup = DeviceLookup(s)
             device = await lookup.by_id(device_id)
             if device is not None:
-                kind = await lookup.type_of(device)
-                model = parse_thing_model(kind.thing_model)
+                model = self._models.get(device.type_id)
+                if model is None:
+                    kind = await lookup.type_of(device)
+                    model = self._models[kind.id] = parse_thing_model(kind.thing_model)
                 found = DeviceIdentity(
-                    device.id, device.org_id, kind.id, device.token_hash, model.properties, model
+                    device.id, device.org_id, device.type_id, device.token_hash, model.properties, model
                 )
         self._cache[device_id] = (now, found)
         return found

@@ -75,7 +75,7 @@ def with_context(build: BuildContext, work: Callable[[Context], Awaitable[T]]) -
 
 def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
     """The typer application, with the bootstrap's builders closed over."""
-    from iplus.cli import accounts, devices, edge, serve
+    from iplus.cli import accounts, devices, edge, serve, simulate
 
     app = typer.Typer(
         name="iplus",
@@ -108,6 +108,7 @@ def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
     accounts.register(app, build)
     devices.register(app, build)
     edge.register(app)
+    simulate.register(app)
     return app
 
 

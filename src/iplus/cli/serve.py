@@ -1,5 +1,6 @@
 """``iplus migrate`` and ``iplus up``."""
 
+import asyncio
 from typing import Annotated, Any
 
 import typer
@@ -97,8 +98,13 @@ def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> No
                         proxy_headers=False,
                     )
                 )
-                _announce(ctx, logins)
-                await server.serve()
+                serving = asyncio.create_task(server.serve())
+                # announce only once the socket listens, so the printed address answers at once
+                while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event  # noqa: ASYNC110 - uvicorn offers no event
+                    await asyncio.sleep(0.02)
+                if server.started:
+                    _announce(ctx, logins)
+                await serving
             finally:
                 await ctx.stop()
 

@@ -18,7 +18,6 @@ from iplus.infra.telemetry import (
     Selection,
     fresh_messages,
     join_value,
-    latest_of,
     split_value,
 )
 from iplus.infra.timing import timed_check
@@ -120,89 +119,92 @@ class DuckDBTelemetryStore:
         import pyarrow as pa
 
         con = self._conn
+        fresh = fresh_messages(messages, set())  # repeats inside this batch first
         con.begin()
         try:
-            ids = [(m.device_id, m.msg_id) for m in messages if m.msg_id is not None]
-            seen: set[tuple[str, str]] = set()
+            ids = [
+                (m.device_id, m.msg_id) for m, new in zip(messages, fresh, strict=True) if new and m.msg_id
+            ]
             if ids:
-                probe = pa.table({"device_id": [d for d, _ in ids], "msg_id": [i for _, i in ids]})
-                con.register("probe", probe)
-                seen = set(
-                    con.execute(
-                        "SELECT m.device_id, m.msg_id FROM messages m JOIN probe p "
-                        "ON m.device_id = p.device_id AND m.msg_id = p.msg_id"
-                    ).fetchall()
-                )
-                con.unregister("probe")
-            fresh = fresh_messages(messages, seen)
-            stored = [m for m, new in zip(messages, fresh, strict=True) if new]
-            self._insert_readings(stored)
-            new_ids = [(m.device_id, m.msg_id) for m in stored if m.msg_id is not None]
-            if new_ids:
-                now = _naive(utcnow())
                 table = pa.table(
                     {
-                        "device_id": [d for d, _ in new_ids],
-                        "msg_id": [i for _, i in new_ids],
-                        "received": pa.array([now] * len(new_ids), pa.timestamp("us")),
+                        "device_id": [d for d, _ in ids],
+                        "msg_id": [i for _, i in ids],
+                        "received": pa.array([_naive(utcnow())] * len(ids), pa.timestamp("us")),
                     }
                 )
                 con.register("new_ids", table)
-                con.execute("INSERT INTO messages SELECT * FROM new_ids")
+                # the primary key decides: only ids not seen before come back
+                inserted = set(
+                    con.execute(
+                        "INSERT INTO messages SELECT * FROM new_ids ON CONFLICT DO NOTHING "
+                        "RETURNING device_id, msg_id"
+                    ).fetchall()
+                )
                 con.unregister("new_ids")
-            self._upsert_latest(stored)
+                fresh = [
+                    new and (m.msg_id is None or (m.device_id, m.msg_id) in inserted)
+                    for m, new in zip(messages, fresh, strict=True)
+                ]
+            self._insert_readings([m for m, new in zip(messages, fresh, strict=True) if new])
             con.commit()
         except Exception:
             con.rollback()
             raise
         return fresh
 
-    def _columns(self, rows: list[tuple[str, str, str, str, int, Any]]) -> Any:
+    @staticmethod
+    def _batch_table(messages: list[Message]) -> Any:
+        """The messages' readings as one Arrow table in the ``readings`` column order."""
         import pyarrow as pa
 
-        nums, txts, flags = [], [], []
-        for row in rows:
-            n, t, f = split_value(row[5])
-            nums.append(n)
-            txts.append(t)
-            flags.append(f)
+        rows = [r for m in messages for r in m.readings]
+        n = len(rows)
+        keys, ts, values = zip(*rows, strict=True) if rows else ((), (), ())
+        counts = [len(m.readings) for m in messages]
+        # org, type and device repeat per message: dictionary-encode instead of n Python strings
+        msg_index = pa.array([i for i, c in enumerate(counts) for _ in range(c)], pa.int32())
+        org = pa.DictionaryArray.from_arrays(msg_index, pa.array([m.org_id for m in messages]))
+        kind = pa.DictionaryArray.from_arrays(msg_index, pa.array([m.type_id for m in messages]))
+        device = pa.DictionaryArray.from_arrays(msg_index, pa.array([m.device_id for m in messages]))
+        if all(v.__class__ is float for v in values):  # the usual case: numbers only
+            nums, txts, flags = (
+                pa.array(values, pa.float64()),
+                pa.nulls(n, pa.string()),
+                pa.nulls(n, pa.bool_()),
+            )
+        else:
+            split = [split_value(v) for v in values]
+            nums = pa.array([x[0] for x in split], pa.float64())
+            txts = pa.array([x[1] for x in split], pa.string())
+            flags = pa.array([x[2] for x in split], pa.bool_())
         return pa.table(
             {
-                "org_id": pa.array([r[0] for r in rows], pa.string()),
-                "type_id": pa.array([r[1] for r in rows], pa.string()),
-                "device_id": pa.array([r[2] for r in rows], pa.string()),
-                "key": pa.array([r[3] for r in rows], pa.string()),
-                "ts": pa.array([r[4] for r in rows], pa.timestamp("us")),
-                "num": pa.array(nums, pa.float64()),
-                "txt": pa.array(txts, pa.string()),
-                "flag": pa.array(flags, pa.bool_()),
+                "org_id": org.cast(pa.string()),
+                "type_id": kind.cast(pa.string()),
+                "device_id": device.cast(pa.string()),
+                "key": pa.array(keys, pa.string()),
+                "ts": pa.array(ts, pa.int64()).cast(pa.timestamp("us")),
+                "num": nums,
+                "txt": txts,
+                "flag": flags,
             }
         )
 
     def _insert_readings(self, messages: list[Message]) -> None:
-        rows = [
-            (m.org_id, m.type_id, m.device_id, key, ts, value)
-            for m in messages
-            for key, ts, value in m.readings
-        ]
-        if not rows:
+        if not any(m.readings for m in messages):
             return
-        self._conn.register("batch", self._columns(rows))
+        self._conn.register("batch", self._batch_table(messages))
         self._conn.execute("INSERT INTO readings SELECT * FROM batch")
-        self._conn.unregister("batch")
-
-    def _upsert_latest(self, messages: list[Message]) -> None:
-        latest = latest_of(messages)
-        if not latest:
-            return
-        rows = [(o, t, d, k, ts, v) for (d, k), (o, t, ts, v) in latest.items()]
-        self._conn.register("newest", self._columns(rows))
+        # newest value per (device, key) of this batch, computed by DuckDB, merged into latest
         self._conn.execute(
-            "INSERT INTO latest SELECT * FROM newest ON CONFLICT (device_id, key) DO UPDATE SET "
-            "ts = excluded.ts, num = excluded.num, txt = excluded.txt, flag = excluded.flag, "
-            "org_id = excluded.org_id, type_id = excluded.type_id WHERE excluded.ts >= latest.ts"
+            "INSERT INTO latest SELECT org_id, type_id, device_id, key, max(ts), arg_max(num, ts), "
+            "arg_max(txt, ts), arg_max(flag, ts) FROM batch GROUP BY org_id, type_id, device_id, key "
+            "ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, num = excluded.num, "
+            "txt = excluded.txt, flag = excluded.flag, org_id = excluded.org_id, "
+            "type_id = excluded.type_id WHERE excluded.ts >= latest.ts"
         )
-        self._conn.unregister("newest")
+        self._conn.unregister("batch")
 
     # reads -------------------------------------------------------------------------------
     async def readings(
