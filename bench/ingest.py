@@ -253,7 +253,7 @@ async def platform_mqtt(platform: RunningPlatform, port: int, n: int) -> float:
         before = await stored()
         start_t = time.perf_counter()
         await blast(port, "iplus/v1/devices", n, lambda i: payloads[i])
-        while await stored() < before + n:  # noqa: ASYNC110 - polling the API is the measurement  # noqa: ASYNC110 - polling the API is the measurement
+        while await stored() < before + n:  # noqa: ASYNC110 - polling the API is the measurement
             await asyncio.sleep(0.05)
         return n / (time.perf_counter() - start_t)
 

@@ -100,7 +100,7 @@ def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> No
                 )
                 serving = asyncio.create_task(server.serve())
                 # announce only once the socket listens, so the printed address answers at once
-                while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event  # noqa: ASYNC110 - uvicorn offers no event
+                while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
                     await asyncio.sleep(0.02)
                 if server.started:
                     _announce(ctx, logins)
