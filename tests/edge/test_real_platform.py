@@ -102,7 +102,7 @@ async def test_100k_readings_reach_the_real_store_exactly_once_in_order(tmp_path
 
         async def cut_three_times() -> None:
             for threshold in (15_000, 45_000, 70_000):
-                while await stored() < threshold:
+                while await stored() < threshold:  # noqa: ASYNC110 - the store is polled on purpose
                     await asyncio.sleep(0.05)
                 await uplink.down()  # connections are refused now
                 await asyncio.sleep(0.3)
