@@ -280,3 +280,28 @@ async def test_sse_stream_carries_new_readings(platform: Platform) -> None:
     event = await asyncio.wait_for(sub.queue.get(), 2)
     assert event["type"] == "reading" and event["values"] == {"temp": 22.0}
     platform.ctx.bus.unsubscribe(sub)
+
+
+async def test_retention_job_drops_old_readings_of_types_with_retention(platform: Platform) -> None:
+    c, a, ctx = platform.client, platform.a, platform.ctx
+    from tests.access.conftest import ROOM_MODEL
+
+    r = await c.post(
+        "/api/v1/device-types",
+        headers=a.auth,
+        json={"name": "short", "thing_model": ROOM_MODEL, "retention_days": 7},
+    )
+    assert r.status_code == 201
+    await c.post("/api/v1/devices", headers=a.auth, json={"type": "short", "id": "s-1"})
+    await platform.device(a, "keep-1")  # type without retention
+    old = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+    new = datetime.now(UTC).isoformat()
+    msgs = [{"device_id": d, "ts": t, "values": {"temp": 1.0}} for d in ("s-1", "keep-1") for t in (old, new)]
+    assert (await c.post("/api/v1/telemetry", headers=a.auth, json={"messages": msgs})).json()["stored"] == 4
+    assert await ctx.apply_retention() == 1
+    left = sorted(
+        (r["device_id"], r["ts"][:10])
+        for d in ("s-1", "keep-1")
+        for r in (await c.get(f"/api/v1/devices/{d}/telemetry", headers=a.auth)).json()
+    )
+    assert left == sorted([("s-1", new[:10]), ("keep-1", old[:10]), ("keep-1", new[:10])])
