@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from iplus.access.codec import parse_ts as codec_parse_ts
 from iplus.core.errors import InvalidInput
 
 Scalar = float | int | str | bool
@@ -63,24 +64,11 @@ def iso(ts: float) -> str:
 
 
 def parse_ts(raw: object, now: float) -> float:
-    """A reading time: ISO 8601 with an offset, or seconds since the epoch; absent means ``now``."""
-    if raw is None:
-        return now
-    if is_number(raw):
-        value = float(raw)  # type: ignore[arg-type]
-        if not math.isfinite(value) or not 0 <= value < _YEAR_3000:
-            raise InvalidInput(f"ts {raw} is not a plausible time in seconds since the epoch")
-        return value
-    if isinstance(raw, str):
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError as exc:
-            raise InvalidInput(f"ts {raw!r} is not an ISO 8601 time") from exc
-        if parsed.tzinfo is None:
-            # the platform refuses local times too: a gateway cannot know the device's zone
-            raise InvalidInput(f"ts {raw!r} has no UTC offset (add Z or +hh:mm)")
-        return parsed.timestamp()
-    raise InvalidInput("ts must be an ISO 8601 time or seconds since the epoch")
+    """A reading time: ISO 8601 with an offset, or seconds since the epoch; absent means ``now``.
+
+    The platform's own rules, so the gateway refuses exactly what the platform would refuse.
+    """
+    return codec_parse_ts(raw, round(now * 1_000_000)) / 1_000_000
 
 
 def check_device_id(device_id: str) -> str:
