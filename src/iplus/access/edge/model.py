@@ -16,7 +16,6 @@ from iplus.core.errors import InvalidInput
 Scalar = float | int | str | bool
 RESERVED = ("ts", "msg_id")
 MAX_ID = 128  # the platform refuses longer device and message ids
-_YEAR_3000 = 32503680000.0
 
 
 @dataclass(frozen=True, slots=True)
