@@ -46,10 +46,10 @@ def explain(exc: BaseException) -> str | None:
     return None
 
 
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
+def run_async(coro: Coroutine[Any, Any, T], runner: Callable[..., T] = asyncio.run) -> T:
     """Run a coroutine; errors an operator can act on become one line on stderr and exit 1."""
     try:
-        return asyncio.run(coro)
+        return runner(coro)
     except Exception as exc:
         message = explain(exc)
         if message is None:
