@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
@@ -80,6 +80,21 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
 
+class LoginRequired(Exception):
+    """Raised by ``logged_in`` when the browser has no live session."""
+
+
+async def logged_in(request: Request) -> Principal:
+    """Dependency: the session's principal; without one the route answers with the login page."""
+    principal = await current_principal(request)
+    if principal is None:
+        raise LoginRequired
+    return principal
+
+
+Session = Annotated[Principal, Depends(logged_in)]
+
+
 class PortalRoute(APIRoute):
     """A route whose platform errors render as an HTML page instead of problem+json."""
 
@@ -90,6 +105,10 @@ class PortalRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
+            except LoginRequired:
+                if request.url.path.endswith(("/series", "/snapshot", "/stream")):
+                    return JSONResponse({"detail": "log in again"}, status_code=401)  # scripts, not people
+                return login_redirect(request)
             except IplusError as exc:
                 return render(
                     request,

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from iplus.core.clock import utcnow
 from iplus.core.errors import InvalidInput
 from iplus.infra.telemetry import Selection
 from iplus.platform.live import sse
-from iplus.portal.common import PortalRoute, context_of, current_principal, login_redirect, render
+from iplus.portal.common import PortalRoute, Session, context_of, render
 from iplus.portal.csrf import check_csrf
 from iplus.standards.wot import parse_thing_model
 
@@ -25,15 +25,13 @@ SERIES_POINTS = 500
 @router.get("/portal/devices")
 async def device_list(
     request: Request,
+    principal: Session,
     type: Annotated[str | None, Query(max_length=64)] = None,
     tag: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     state: Annotated[str | None, Query(pattern="^(online|offline)?$")] = None,
 ) -> Response:
     """Devices with online/offline state and last seen time, filtered by type, tag, text, state."""
-    principal = await current_principal(request)
-    if principal is None:
-        return login_redirect(request)
     ctx = context_of(request)
     types = {t.id: t for t in await ctx.registry.list_types(principal)}
     devices = await ctx.registry.list_devices(
@@ -63,11 +61,8 @@ async def device_list(
 
 
 @router.get("/portal/devices/{device_id}")
-async def device_page(request: Request, device_id: str) -> Response:
+async def device_page(request: Request, principal: Session, device_id: str) -> Response:
     """A device: live charts of its properties, twin state, commands and dead letters."""
-    principal = await current_principal(request)
-    if principal is None:
-        return login_redirect(request)
     ctx = context_of(request)
     device = await ctx.registry.get_device(principal, device_id)
     kind = await ctx.registry.get_type(principal, device.type_id)
@@ -89,11 +84,8 @@ async def device_page(request: Request, device_id: str) -> Response:
 
 
 @router.get("/portal/devices/{device_id}/series")
-async def device_series(request: Request, device_id: str) -> Response:
+async def device_series(request: Request, principal: Session, device_id: str) -> Response:
     """The newest readings of each numeric property, for the charts (JSON)."""
-    principal = await current_principal(request)
-    if principal is None:
-        return JSONResponse({"detail": "log in again"}, status_code=401)
     ctx = context_of(request)
     device = await ctx.registry.get_device(principal, device_id)
     identity = await ctx.registry.owned(principal.org_id, device.id)
@@ -115,12 +107,9 @@ async def device_series(request: Request, device_id: str) -> Response:
 
 
 @router.get("/portal/devices/{device_id}/snapshot")
-async def device_snapshot(request: Request, device_id: str) -> Response:
+async def device_snapshot(request: Request, principal: Session, device_id: str) -> Response:
     """Twin and command statuses now: the page reads this once its live stream is open, so an
     event that happened while the page was loading is not missed (JSON)."""
-    principal = await current_principal(request)
-    if principal is None:
-        return JSONResponse({"detail": "log in again"}, status_code=401)
     ctx = context_of(request)
     state = await ctx.twins.state(principal, device_id)
     commands = [
@@ -142,12 +131,9 @@ async def device_snapshot(request: Request, device_id: str) -> Response:
 
 @router.get("/portal/stream")
 async def portal_stream(
-    request: Request, device_id: Annotated[str | None, Query(max_length=64)] = None
+    request: Request, principal: Session, device_id: Annotated[str | None, Query(max_length=64)] = None
 ) -> Response:
     """Live events for the logged-in organisation (server-sent events, session cookie)."""
-    principal = await current_principal(request)
-    if principal is None:
-        return JSONResponse({"detail": "log in again"}, status_code=401)
     ctx = context_of(request)
     if device_id is not None:
         await ctx.registry.get_device(principal, device_id)
@@ -161,6 +147,7 @@ async def portal_stream(
 @router.post("/portal/devices/{device_id}/commands")
 async def send_command(
     request: Request,
+    principal: Session,
     device_id: str,
     action: Annotated[str, Form(max_length=200)],
     input: Annotated[str, Form(max_length=10_000)] = "",
@@ -168,9 +155,6 @@ async def send_command(
 ) -> Response:
     """Send a command from the device page; the page follows its status live."""
     check_csrf(request.session, csrf_token)
-    principal = await current_principal(request)
-    if principal is None:
-        return login_redirect(request)
     try:
         payload = orjson.loads(input) if input.strip() else None
     except orjson.JSONDecodeError as exc:
@@ -180,10 +164,7 @@ async def send_command(
 
 
 @router.get("/portal/dead-letters")
-async def dead_letters(request: Request) -> Response:
+async def dead_letters(request: Request, principal: Session) -> Response:
     """Messages that could not be stored, with their reasons."""
-    principal = await current_principal(request)
-    if principal is None:
-        return login_redirect(request)
     letters = await context_of(request).dead_letters.list(principal, limit=200)
     return render(request, "dead_letters.html", principal, letters=letters)

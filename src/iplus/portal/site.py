@@ -19,9 +19,9 @@ from iplus.portal.common import (
     SESSION_COOKIE,
     SESSION_TTL,
     PortalRoute,
+    Session,
     context_of,
     current_principal,
-    login_redirect,
     render,
     safe_next,
 )
@@ -83,11 +83,8 @@ async def logout(request: Request, csrf_token: Annotated[str, Form(max_length=10
 
 
 @router.get("/portal")
-async def home(request: Request) -> Response:
+async def home(request: Request, principal: Session) -> Response:
     """The home page of the principal's first role."""
-    principal = await current_principal(request)
-    if principal is None:
-        return login_redirect(request)
     first = next(r for r in ROLE_ORDER if r in principal.roles)
     return RedirectResponse(f"/portal/{first.value}", status_code=303)
 
@@ -101,26 +98,21 @@ async def _org_page(request: Request, principal: Principal, new_key: str | None 
 
 
 @router.get("/portal/org")
-async def organisation(request: Request) -> Response:
+async def organisation(request: Request, principal: Session) -> Response:
     """The organisation page: members and API keys."""
-    principal = await current_principal(request)
-    if principal is None:
-        return login_redirect(request)
     return await _org_page(request, principal)
 
 
 @router.post("/portal/org/api-keys")
 async def create_key(
     request: Request,
+    principal: Session,
     name: Annotated[str, Form(max_length=200)],
     scopes: Annotated[list[str], Form()],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Create an API key and show it in this response only (never stored, not even in the cookie)."""
     check_csrf(request.session, csrf_token)
-    principal = await current_principal(request)
-    if principal is None:
-        return login_redirect(request)
     _, plain = await context_of(request).accounts.create_api_key(principal, name, scopes)
     return await _org_page(request, principal, new_key=plain)
 
@@ -128,15 +120,13 @@ async def create_key(
 @router.post("/portal/operator/orgs")
 async def create_org(
     request: Request,
+    principal: Session,
     name: Annotated[str, Form(max_length=200)],
     roles: Annotated[list[str], Form()],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Operators create organisations from their home page."""
     check_csrf(request.session, csrf_token)
-    principal = await current_principal(request)
-    if principal is None:
-        return login_redirect(request)
     principal.require_role(Role.OPERATOR)
     principal.require_admin()
     await context_of(request).accounts.create_organisation(name, roles)
@@ -144,11 +134,8 @@ async def create_org(
 
 
 @router.get("/portal/{role}")
-async def role_home(request: Request, role: str) -> Response:
+async def role_home(request: Request, principal: Session, role: str) -> Response:
     """A role's home page with its navigation."""
-    principal = await current_principal(request)
-    if principal is None:
-        return login_redirect(request)
     try:
         wanted = Role(role)
     except ValueError:
