@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,8 +20,9 @@ from iplus.infra.ports import Readiness
 from iplus.infra.timing import timed_check
 
 log = logging.getLogger(__name__)
-# amqtt builds its plugins itself from dotted paths; they find their broker's hooks here by id
-_HOOKS: dict[str, BrokerAuth] = {}
+# amqtt builds its plugins itself from dotted paths; they find their broker's hooks here by id,
+# with the event loop the hooks belong to (the platform's, not the broker's thread)
+_HOOKS: dict[str, tuple[BrokerAuth, asyncio.AbstractEventLoop]] = {}
 
 
 class BrokerAuth(Protocol):
@@ -44,9 +47,13 @@ class HookAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
         hooks: str = ""
 
     async def authenticate(self, *, session: Session) -> bool | None:
-        """Ask the hooks."""
-        hooks = _HOOKS.get(self.config.hooks)
-        return hooks is not None and await hooks.authenticate(session.username, session.password)
+        """Ask the hooks, on the platform's event loop (the registry's database lives there)."""
+        found = _HOOKS.get(self.config.hooks)
+        if found is None:
+            return False
+        hooks, home = found
+        check = hooks.authenticate(session.username, session.password)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(check, home))
 
 
 class HookTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]
@@ -62,14 +69,15 @@ class HookTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]
         self, *, session: Session | None = None, topic: str | None = None, action: Action | None = None
     ) -> bool | None:
         """Ask the hooks."""
-        hooks = _HOOKS.get(self.config.hooks)
-        if hooks is None or topic is None or action is None:
+        found = _HOOKS.get(self.config.hooks)
+        if found is None or topic is None or action is None:
             return False
-        return hooks.authorize(session.username if session else None, action.value, topic)
+        return found[0].authorize(session.username if session else None, action.value, topic)
 
 
 class EmbeddedBroker:
-    """The default broker: amqtt (MQTT 3.1.1) in the same event loop as the API."""
+    """The default broker: amqtt (MQTT 3.1.1) in the platform's process, on an event loop and
+    thread of its own, so that relaying messages does not wait behind API and ingest work."""
 
     name = "broker"
 
@@ -82,6 +90,8 @@ class EmbeddedBroker:
         self.requested = parse_broker_url(url)
         self._address = self.requested
         self._broker: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self.moved_from: int | None = None
 
     @property
@@ -115,7 +125,7 @@ class EmbeddedBroker:
             # only the auth plugin: amqtt's default plugin set costs more than half its QoS1 rate
             plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
         else:
-            _HOOKS[self._hooks_id] = self.auth
+            _HOOKS[self._hooks_id] = (self.auth, asyncio.get_running_loop())
             plugins = {
                 f"{__name__}.HookAuthPlugin": {"hooks": self._hooks_id},
                 f"{__name__}.HookTopicPlugin": {"hooks": self._hooks_id},
@@ -124,20 +134,40 @@ class EmbeddedBroker:
             "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
             "plugins": plugins,
         }
-        self._broker = Broker(config)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="iplus-broker", daemon=True)
+        thread.start()
+        self._loop, self._thread = loop, thread
+
+        async def create_and_start() -> Any:
+            broker = Broker(config)  # amqtt binds to the loop it is created on
+            await broker.start()
+            return broker
+
         try:
-            await self._broker.start()
+            self._broker = await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(create_and_start(), loop)
+            )
         except Exception as exc:
-            self._broker = None
+            await self._end_thread()
             raise NotReady(f"embedded MQTT broker could not start on {host}:{port}: {exc}") from exc
         log.info("%s", self.describe())
 
     async def stop(self) -> None:
-        """Stop serving and close every client session."""
-        if self._broker is not None:
+        """Stop serving, close every client session, end the broker's thread."""
+        if self._broker is not None and self._loop is not None:
             broker, self._broker = self._broker, None
-            await broker.shutdown()
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(broker.shutdown(), self._loop))
+        await self._end_thread()
         _HOOKS.pop(self._hooks_id, None)
+
+    async def _end_thread(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+            loop.call_soon_threadsafe(loop.stop)
+            await asyncio.to_thread(thread.join, 10)
+            loop.close()
 
     async def ping(self) -> Readiness:
         """MQTT handshake against the embedded listener."""
