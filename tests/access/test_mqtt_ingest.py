@@ -154,6 +154,18 @@ async def test_command_round_trip_and_timeout(platform: Platform) -> None:
             ] == "acknowledged"
 
         assert await until(acked, 2.0)
+        refused = (
+            await c.post("/api/v1/devices/room-1/commands", headers=a.auth, json={"action": "reboot"})
+        ).json()
+        await asyncio.wait_for(anext(aiter(device.messages)), 2)
+        answer = {"id": refused["id"], "status": "failed", "detail": "battery too low"}
+        await device.publish("iplus/v1/devices/room-1/commands/ack", json.dumps(answer), qos=1)
+
+        async def failed() -> bool:
+            body = (await c.get(f"/api/v1/commands/{refused['id']}", headers=a.auth)).json()
+            return bool(body["status"] == "failed" and body["detail"] == "battery too low")
+
+        assert await until(failed, 2.0)
         quiet = (
             await c.post(
                 "/api/v1/devices/room-1/commands", headers=a.auth, json={"action": "reboot", "timeout_s": 1}

@@ -14,6 +14,12 @@
     box.className = "chart";
     box.dataset.key = key;
     chartsEl.appendChild(box);
+    if (!points.length) {
+      const note = document.createElement("p");
+      note.className = "muted empty";
+      note.textContent = "no readings yet";
+      box.appendChild(note);
+    }
     const data = [points.map(p => p[0]), points.map(p => p[1])];
     const plot = new uPlot({
       title: unit ? key + " (" + unit + ")" : key,
@@ -28,6 +34,8 @@
   function addPoint(key, ts, value) {
     const c = charts[key];
     if (!c || typeof value !== "number") return;
+    const empty = c.plot.root.parentNode.querySelector(".empty");
+    if (empty) empty.remove();
     c.data[0].push(ts);
     c.data[1].push(value);
     if (c.data[0].length > MAX_POINTS) { c.data[0].shift(); c.data[1].shift(); }
