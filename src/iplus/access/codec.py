@@ -17,6 +17,7 @@ from iplus.standards.wot import PropertySpec
 
 RESERVED = ("ts", "msg_id")
 INF = math.inf
+LATEST_TIME = 32503680000  # 3000-01-01 in seconds since the epoch
 MAX_MSG_ID = 128
 
 
@@ -36,7 +37,7 @@ def parse_ts(raw: Any, now_us: int) -> int:
     if isinstance(raw, bool):
         raise InvalidInput("ts must be an ISO 8601 time or seconds since the epoch")
     if isinstance(raw, int | float):
-        if not math.isfinite(raw) or not 0 <= raw < 32503680000:  # before year 3000
+        if not math.isfinite(raw) or not 0 <= raw < LATEST_TIME:
             raise InvalidInput(f"ts {raw} is not a plausible time in seconds since the epoch")
         return int(raw * 1_000_000)
     if isinstance(raw, str):
@@ -46,7 +47,10 @@ def parse_ts(raw: Any, now_us: int) -> int:
             raise InvalidInput(f"ts {raw!r} is not an ISO 8601 time") from exc
         if parsed.tzinfo is None:
             raise InvalidInput(f"ts {raw!r} has no UTC offset (add Z or +hh:mm)")
-        return to_us(parsed)
+        us = to_us(parsed)
+        if not 0 <= us < LATEST_TIME * 1_000_000:
+            raise InvalidInput(f"ts {raw!r} is outside 1970 to 3000")
+        return us
     raise InvalidInput("ts must be an ISO 8601 time or seconds since the epoch")
 
 
@@ -153,6 +157,9 @@ def decode_senml(pack: Any, props: dict[str, PropertySpec], msg_id_raw: Any, now
             continue
         if spec is not None and record.unit and spec.unit and record.unit != spec.unit:
             reasons.append(f"{key}: unit {record.unit} but the model says {spec.unit}")
+            continue
+        if not 0 <= record.time < LATEST_TIME:
+            reasons.append(f"{key}: time {record.time:g} is not a plausible time in seconds since the epoch")
             continue
         value, why = check_value(spec, key, record.value)
         if why is not None:

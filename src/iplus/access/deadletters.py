@@ -6,7 +6,7 @@ from iplus.core.roles import Role
 from iplus.infra.bus import EventBus
 from iplus.infra.db.engine import Database
 from iplus.infra.db.models import DeadLetter
-from iplus.infra.db.repos import DeadLetterRepository, UnownedDeadLetters
+from iplus.infra.db.repos import DeadLetterRepository, OperatorDeadLetters
 from iplus.security.principal import Principal
 
 MAX_PAYLOAD = 8000
@@ -52,9 +52,8 @@ class DeadLetters:
     ) -> list[DeadLetter]:
         """The organisation's dead letters, newest first; operators also see unowned ones."""
         async with self.db.transaction() as s:
-            rows = await DeadLetterRepository(s, caller.org_id).newest(
+            if Role.OPERATOR in caller.roles and device_id is None:
+                return await OperatorDeadLetters(s, caller.org_id).newest(offset=offset, limit=limit)
+            return await DeadLetterRepository(s, caller.org_id).newest(
                 device_id=device_id, offset=offset, limit=limit
             )
-            if Role.OPERATOR in caller.roles and device_id is None:
-                rows += await UnownedDeadLetters(s).newest(offset=offset, limit=limit)
-        return sorted(rows, key=lambda d: d.received_at, reverse=True)[:limit]

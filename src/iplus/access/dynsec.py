@@ -14,7 +14,7 @@ import aiomqtt
 import orjson
 
 from iplus.access.broker_auth import device_topics
-from iplus.core.errors import NotReady
+from iplus.core.errors import InvalidInput, NotReady
 from iplus.core.ids import new_id
 
 CONTROL = "$CONTROL/dynamic-security/v1"
@@ -100,6 +100,8 @@ class MosquittoDynsec:
 
     async def sync_devices(self, credentials: list[tuple[str, str]]) -> None:
         """Create or refresh the Mosquitto clients of these devices; raises when any fails."""
+        if any(device_id == self.username for device_id, _ in credentials):
+            raise InvalidInput(f"device id {self.username!r} is the broker's admin user")
         for start in range(0, len(credentials), 200):
             chunk = credentials[start : start + 200]
             commands = [c for device_id, token in chunk for c in device_commands(device_id, token)]

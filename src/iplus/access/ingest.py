@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 
 from iplus.infra.bus import EventBus
 from iplus.infra.ports import TelemetryStore
 from iplus.infra.telemetry import Message, from_us
+
+log = logging.getLogger(__name__)
 
 
 class Ingestor:
@@ -43,18 +46,25 @@ class Ingestor:
                 item = self._queue.get_nowait()
                 batch.append(item)
                 size += sum(len(m.readings) for m in item[0])
-            await self._flush(batch)
-            for _ in batch:
-                self._queue.task_done()
+            try:
+                await self._flush(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
 
     async def _flush(self, batch: list[tuple[list[Message], asyncio.Future[list[bool]]]]) -> None:
         messages = [m for msgs, _ in batch for m in msgs]
         try:
             fresh = await self.store.append(messages)
-        except Exception as exc:  # every waiting caller learns that nothing was stored
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(exc)
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
+            # one caller's bad message must not fail the others merged into the same append:
+            # each caller's messages again, alone
+            for item in batch:
+                await self._flush([item])
             return
         start = 0
         for msgs, done in batch:
@@ -64,7 +74,10 @@ class Ingestor:
         new = sum(fresh)
         self.stored += new
         self.duplicates += len(fresh) - new
-        self._announce(messages, fresh)
+        try:
+            self._announce(messages, fresh)
+        except Exception:  # the data is stored; a failed live event must not stop the writer
+            log.exception("could not announce %d stored messages", len(messages))
 
     def _announce(self, messages: list[Message], fresh: list[bool]) -> None:
         for message, new in zip(messages, fresh, strict=True):

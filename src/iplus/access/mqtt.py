@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 TELEMETRY = "iplus/v1/devices/+/telemetry"
 ACKS = "iplus/v1/devices/+/commands/ack"
 MAX_BATCH = 5_000
+STORE_ATTEMPTS = 3
 # batches being decoded or waiting for their append; with few, the consumer stopped reading while
 # one append ran and the next append got only a handful of messages (p50 latency ~125 -> ~80 ms)
 MAX_IN_FLIGHT = 32
@@ -162,15 +163,43 @@ class MqttChannel:
                 else:
                     ready.append((message, decoded))
             if ready:
-                await self.ingestor.write([m for _, m in ready])
+                await self._store(ready)
                 done += [raw for raw, _ in ready]
             for message in done:
                 if message.qos > 0:
                     client._client.ack(message.mid, message.qos)
-        except Exception:  # not acknowledged: the broker redelivers to a live session
-            log.exception("could not store a batch of %d MQTT messages", len(batch))
+        except Exception:
+            log.exception("could not handle a batch of %d MQTT messages", len(batch))
         finally:
             self._in_flight.release()
+
+    async def _store(self, ready: list[tuple[aiomqtt.Message, Message]]) -> None:
+        """Append, retrying a failing store; what still fails becomes dead letters, never a silent loss.
+
+        A broker does not resend an unacknowledged message on a live connection, so giving up
+        without a record would lose it; a dead letter keeps the payload and the reason.
+        """
+        delay = 0.5
+        for attempt in range(STORE_ATTEMPTS):
+            try:
+                await self.ingestor.write([m for _, m in ready])
+                return
+            except Exception as exc:
+                if attempt == STORE_ATTEMPTS - 1:
+                    log.exception("giving up storing %d MQTT messages", len(ready))
+                    for raw, message in ready:
+                        payload = raw.payload if isinstance(raw.payload, bytes) else str(raw.payload).encode()
+                        await self.dead_letters.record(
+                            org_id=message.org_id,
+                            device_id=message.device_id,
+                            channel="mqtt",
+                            topic=raw.topic.value,
+                            payload=payload,
+                            reasons=[f"could not be stored: {exc}"],
+                        )
+                    return
+                await asyncio.sleep(delay)
+                delay *= 2
 
     async def _decode(self, message: aiomqtt.Message) -> Message | None:
         """A storable message, or None once the message was handled (answer, dead letter)."""

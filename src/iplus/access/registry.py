@@ -25,6 +25,7 @@ OnCredentials = Callable[[list[tuple[str, str]]], Awaitable[None]]
 DEVICE_TOKEN_PREFIX = "idt_"  # noqa: S105 - a prefix that marks device tokens, not a secret
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_BULK = 10_000
+RESERVED_PREFIX = "iplus"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ def _check_spec(spec: DeviceSpec, where: str) -> list[str]:
     problems = []
     if spec.id is not None and not DEVICE_ID.match(spec.id):
         problems.append(f"{where}: id {spec.id!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    elif spec.id is not None and spec.id.lower().startswith(RESERVED_PREFIX):
+        # device ids are broker user names: the platform's own clients must stay out of reach
+        problems.append(f"{where}: ids starting with {RESERVED_PREFIX!r} are reserved for the platform")
     if spec.latitude is not None and not -90 <= spec.latitude <= 90:
         problems.append(f"{where}: latitude must be between -90 and 90")
     if spec.longitude is not None and not -180 <= spec.longitude <= 180:

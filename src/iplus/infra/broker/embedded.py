@@ -52,6 +52,9 @@ class HookAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
         if found is None:
             return False
         hooks, home = found
+        # a last will is published in the client's name later: it must be a topic the client may use
+        if session.will_flag and not hooks.authorize(session.username, "publish", session.will_topic or ""):
+            return False
         check = hooks.authenticate(session.username, session.password)
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(check, home))
 

@@ -323,17 +323,18 @@ class DeadLetterRepository(TenantRepository[DeadLetter]):
         return list((await self.session.scalars(stmt)).all())
 
 
-class UnownedDeadLetters:
-    """Refused messages whose sender is unknown: no organisation owns them; operators see them."""
+class OperatorDeadLetters:
+    """An operator's view: its organisation's dead letters and those no organisation owns."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, org_id: str) -> None:
         self.session = session
+        self.org_id = org_id
 
     async def newest(self, *, offset: int, limit: int) -> list[DeadLetter]:
-        """A page of unowned dead letters, newest first."""
+        """A page of both, newest first, in one query so that pages neither skip nor repeat."""
         stmt = (
             select(DeadLetter)
-            .where(DeadLetter.org_id.is_(None))
+            .where((DeadLetter.org_id == self.org_id) | DeadLetter.org_id.is_(None))
             .order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc())
             .offset(offset)
             .limit(limit)
