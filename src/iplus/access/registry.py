@@ -211,7 +211,7 @@ class Registry:
             return await DeviceRepository(s, caller.org_id).get(device_id)
 
     async def rotate_token(self, caller: Principal, device_id: str) -> str:
-        """Give a device a new token; the old one stops working at once."""
+        """Give a device a new token; the old one stops here at once, in other processes within 30 s."""
         caller.require_scope(Scope.WRITE)
         token = DEVICE_TOKEN_PREFIX + new_secret()
         async with self.db.transaction() as s:

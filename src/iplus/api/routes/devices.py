@@ -122,7 +122,7 @@ async def get_device(ctx: ContextDep, caller: Reader, device_id: ObjectId) -> De
 
 @router.post("/devices/{device_id}/token", response_model=DeviceCreated)
 async def rotate_token(ctx: ContextDep, caller: Writer, device_id: ObjectId) -> DeviceCreated:
-    """Give the device a new token (shown once); the old one stops working at once."""
+    """Give the device a new token (shown once); the old one stops working (other processes: within 30 s)."""
     token = await ctx.registry.rotate_token(caller, device_id)
     device = await ctx.registry.get_device(caller, device_id)
     return DeviceCreated(**DeviceOut.model_validate(device).model_dump(), token=token)
