@@ -75,30 +75,24 @@ async def test_device_token_ingest_validation_and_idempotency(platform: Platform
     token = await platform.device(a, "room-1")
     other = await platform.device(a, "room-2")
     dev = {"Authorization": f"Bearer {token}"}
+    message = {
+        "temp": 21.5,
+        "hum": 40,
+        "door": False,
+        "mode": "eco",
+        "ts": "2026-11-28T10:00:00Z",
+        "msg_id": "m1",
+    }
     ok = await c.post(
         "/api/v1/devices/room-1/telemetry",
         headers=dev,
-        json={
-            "temp": 21.5,
-            "hum": 40,
-            "door": False,
-            "mode": "eco",
-            "ts": "2026-11-28T10:00:00Z",
-            "msg_id": "m1",
-        },
+        json=message,
     )
     assert ok.json() == {"stored": 1, "duplicates": 0}
     again = await c.post(
         "/api/v1/devices/room-1/telemetry",
         headers=dev,
-        json={
-            "temp": 21.5,
-            "hum": 40,
-            "door": False,
-            "mode": "eco",
-            "ts": "2026-11-28T10:00:00Z",
-            "msg_id": "m1",
-        },
+        json=message,
     )
     assert again.json() == {"stored": 0, "duplicates": 1}
     bad = await c.post(
