@@ -27,7 +27,7 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def upgrade(database: Database, revision: str = "head") -> None:
+async def upgrade(database: Database, revision: str = "heads") -> None:
     """Bring the store to ``revision`` (default: the newest)."""
 
     def _upgrade(connection: Connection) -> None:
