@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from iplus.infra.bus import EventBus
 from iplus.infra.ports import TelemetryStore
@@ -25,6 +25,8 @@ class Ingestor:
         self._task: asyncio.Task[None] | None = None
         self.stored = 0
         self.duplicates = 0
+        # called with each append's new messages once they are durable (the stream engine listens here)
+        self.listeners: list[Callable[[list[Message]], None]] = []
 
     async def write(self, messages: Sequence[Message]) -> list[bool]:
         """Store ``messages`` (each whole, once); returns per message whether it was new."""
@@ -78,6 +80,13 @@ class Ingestor:
             self._announce(messages, fresh)
         except Exception:  # the data is stored; a failed live event must not stop the writer
             log.exception("could not announce %d stored messages", len(messages))
+        if self.listeners and new:
+            stored = [m for m, f in zip(messages, fresh, strict=True) if f]
+            for listener in self.listeners:
+                try:
+                    listener(stored)
+                except Exception:  # same: one failing listener must not stop ingest
+                    log.exception("ingest listener %r failed", listener)
 
     def _announce(self, messages: list[Message], fresh: list[bool]) -> None:
         for message, new in zip(messages, fresh, strict=True):
