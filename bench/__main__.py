@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import ingest, kernel
+from bench import ai, analytics, catalog, ingest, kernel, pools, sim, stream
 
 
 def main() -> None:
@@ -12,6 +12,18 @@ def main() -> None:
     asyncio.run(kernel.main())
     print()
     asyncio.run(ingest.main())
+    print()
+    ai.main()
+    print()
+    asyncio.run(analytics.main())
+    print()
+    sim.main()
+    print()
+    stream.main()
+    print()
+    asyncio.run(catalog.main())
+    print()
+    asyncio.run(pools.main())
 
 
 if __name__ == "__main__":

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import multiprocessing
 import socket
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import duckdb
@@ -259,16 +261,14 @@ async def platform_mqtt(platform: RunningPlatform, port: int, n: int) -> float:
         return n / (time.perf_counter() - start_t)
 
 
-async def sse_latency(
-    platform: RunningPlatform, rate: float, seconds: float, port: int, login: tuple[str, str] | None
-) -> list[float]:
-    """Milliseconds from publish (time carried in the payload) to the event on the SSE stream."""
-    n = int(rate * seconds)
+async def read_sse_latencies(base_url: str, api_key: str, n: int, ready: Any, published: Any) -> list[float]:
+    """Milliseconds from publish (time carried in the payload) to each event on the SSE stream."""
     latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=platform.base_url, timeout=None) as client:
-        async with client.stream("GET", "/api/v1/stream", headers={"X-API-Key": platform.api_key}) as stream:
+    async with httpx.AsyncClient(base_url=base_url, timeout=None) as client:
+        async with client.stream("GET", "/api/v1/stream", headers={"X-API-Key": api_key}) as stream:
             lines = stream.aiter_lines()
             await anext(lines)  # ": connected"
+            ready.set()
 
             async def read() -> None:
                 async for line in lines:
@@ -280,23 +280,61 @@ async def sse_latency(
                                 return
 
             reader = asyncio.create_task(read())
-            # one device publishes them all: the embedded broker lets a device use its own topic only
-            topics = ["iplus/v1/devices/dev-0/telemetry"] * n
-
-            class Stamped(list[bytes]):
-                def __iter__(self):  # type: ignore[no-untyped-def]
-                    for i in range(n):
-                        yield orjson.dumps({"sent": time.time(), "k0": float(i)})
-
-                def __len__(self) -> int:
-                    return n
-
-            # one device publishing at the given rate, each message waiting for its PUBACK
-            await publish_all(port, topics, Stamped(), rate=rate, login=login, window_size=1)
+            # the publisher's end is signalled across processes: wait for it in a thread
+            done_publishing = asyncio.create_task(asyncio.to_thread(published.wait))
+            await asyncio.wait({reader, done_publishing}, return_when=asyncio.FIRST_COMPLETED)
             try:
-                await asyncio.wait_for(reader, 10)
+                await asyncio.wait_for(reader, 10)  # what has not arrived 10 s after the last publish
             except TimeoutError:
                 pass  # the count printed beside the percentiles shows what did not arrive
+    return latencies
+
+
+async def publish_stamped(port: int, n: int, rate: float, login: tuple[str, str] | None) -> None:
+    """One device publishing n messages at ``rate``, each stamped with its send time, waiting for PUBACKs."""
+    # one device publishes them all: the embedded broker lets a device use its own topic only
+    topics = ["iplus/v1/devices/dev-0/telemetry"] * n
+
+    class Stamped(list[bytes]):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            for i in range(n):
+                yield orjson.dumps({"sent": time.time(), "k0": float(i)})
+
+        def __len__(self) -> int:
+            return n
+
+    await publish_all(port, topics, Stamped(), rate=rate, login=login, window_size=1)
+
+
+def _reader_process(base_url: str, api_key: str, n: int, ready: Any, published: Any, out: Any) -> None:
+    out.put(asyncio.run(read_sse_latencies(base_url, api_key, n, ready, published)))
+
+
+def _publisher_process(port: int, n: int, rate: float, login: tuple[str, str] | None) -> None:
+    asyncio.run(publish_stamped(port, n, rate, login))
+
+
+async def sse_latency(
+    platform: RunningPlatform, rate: float, seconds: float, port: int, login: tuple[str, str] | None
+) -> list[float]:
+    """Publish-to-SSE latencies in ms, the SSE reader and the publisher each in a process of its own."""
+    # neither shares an event loop with the other or with the bench, so the figure is the platform's
+    n = int(rate * seconds)
+    spawn = multiprocessing.get_context("spawn")
+    ready, published, out = spawn.Event(), spawn.Event(), spawn.Queue()
+    reader = spawn.Process(
+        target=_reader_process, args=(platform.base_url, platform.api_key, n, ready, published, out)
+    )
+    reader.start()
+    if not await asyncio.to_thread(ready.wait, 60):
+        reader.kill()
+        raise RuntimeError("the SSE reader did not connect")
+    publisher = spawn.Process(target=_publisher_process, args=(port, n, rate, login))
+    publisher.start()
+    await asyncio.to_thread(publisher.join)
+    published.set()
+    latencies: list[float] = await asyncio.to_thread(out.get)
+    await asyncio.to_thread(reader.join)
     return latencies
 
 

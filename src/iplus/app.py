@@ -20,19 +20,37 @@ from iplus.api.app import create_app
 from iplus.cli.main import build_cli
 from iplus.config import Settings
 from iplus.core.errors import ConfigurationError
+from iplus.engines.stream.actions import ActionRunner
+from iplus.engines.stream.egress import EgressPolicy
+from iplus.engines.stream.engine import StreamEngine
 from iplus.infra.broker.address import parse_broker_url
 from iplus.infra.broker.embedded import EmbeddedBroker
 from iplus.infra.broker.external import ExternalBroker
 from iplus.infra.bus import EventBus
+from iplus.infra.compute.dask import DaskCompute
 from iplus.infra.compute.local import LocalCompute
 from iplus.infra.db.engine import Database
 from iplus.infra.ports import Compute, MessageBroker, TelemetryStore
 from iplus.infra.tsdb.duckdb_store import DuckDBTelemetryStore
 from iplus.infra.tsdb.postgres_store import PostgresTelemetryStore
+from iplus.platform.analytics import Analytics
+from iplus.platform.catalog.offers import Offers
+from iplus.platform.catalog.orders import Orders
 from iplus.platform.context import Context
+from iplus.platform.knowledge.algorithms import AlgorithmRegistry
+from iplus.platform.knowledge.builtin import register_builtin
+from iplus.platform.knowledge.documents import Knowledge
+from iplus.platform.knowledge.targets import attach_builtin_targets
+from iplus.platform.models import ModelRegistry
+from iplus.platform.rules import RuleService
+from iplus.platform.simulation import Simulations
+from iplus.platform.training import Trainer
 from iplus.portal.site import mount_portal
 from iplus.security.accounts import Accounts
 from iplus.security.tokens import TokenSigner
+from iplus.virtual.state import TelemetryTwinSource
+from iplus.virtual.taxonomy import load_taxonomy
+from iplus.virtual.things import VirtualThings
 
 
 def telemetry_for(url: str, search_path: str | None = None) -> TelemetryStore:
@@ -45,7 +63,9 @@ def telemetry_for(url: str, search_path: str | None = None) -> TelemetryStore:
 
 
 def compute_for(url: str) -> Compute:
-    """The compute adapter for ``url``."""
+    """The compute adapter for ``url``: ``local://`` process pool, ``dask://`` or ``dask+local://``."""
+    if url.startswith(("dask://", "dask+local://")):
+        return DaskCompute(url)
     return LocalCompute(url)
 
 
@@ -99,12 +119,31 @@ def build_context(settings: Settings, *, search_path: str | None = None) -> Cont
         shared=shared,
     )
     commands.deliver = mqtt.deliver_command
+    try:
+        egress = EgressPolicy.parse(settings.webhook_allow)
+    except ValueError as exc:
+        raise ConfigurationError(f"IPLUS_WEBHOOK_ALLOW: {exc}") from exc
+    actions = ActionRunner(
+        send_command=RuleService.commands_sender(commands), publish=mqtt.publish, egress=egress
+    )
+    # anomaly rules score with the AI engine's online detectors, resolved through the model registry
+    models = ModelRegistry(db)
+    rules = RuleService(db, bus, StreamEngine(models.detector), actions)
+    compute = compute_for(settings.compute_url)
+    algorithms = AlgorithmRegistry()
+    register_builtin(algorithms)
+    knowledge = Knowledge(db)
+    attach_builtin_targets(knowledge, db, algorithms)
+    twins = Twins(db, telemetry, registry, bus, notify=mqtt.send_desired)
     return Context(
+        simulations=Simulations(db, compute, twins.state),
+        offers=Offers(db, load_taxonomy()),
+        orders=Orders(db, telemetry, bus),
         settings=settings,
         db=db,
         telemetry=telemetry,
         broker=broker,
-        compute=compute_for(settings.compute_url),
+        compute=compute,
         accounts=Accounts(db, signer, timedelta(days=settings.refresh_token_days)),
         secret_key=secret,
         bus=bus,
@@ -112,8 +151,15 @@ def build_context(settings: Settings, *, search_path: str | None = None) -> Cont
         ingestor=ingestor,
         dead_letters=dead_letters,
         commands=commands,
-        twins=Twins(db, telemetry, registry, bus, notify=mqtt.send_desired),
+        twins=twins,
         mqtt=mqtt,
+        analytics=Analytics(db, telemetry, compute, settings.var_dir / "analytics"),
+        algorithms=algorithms,
+        knowledge=knowledge,
+        rules=rules,
+        models=models,
+        trainer=Trainer(telemetry, compute, models),
+        virtual=VirtualThings(db, TelemetryTwinSource(telemetry)),
     )
 
 

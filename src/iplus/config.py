@@ -36,7 +36,13 @@ class Settings(BaseSettings):
         default=False,
         description="with an mqtt:// broker: keep Mosquitto's dynamic-security clients in step with devices",
     )
-    compute_url: str = Field(default="local://", description="local:// or local://?workers=N")
+    compute_url: str = Field(
+        default="local://", description="local://[?workers=N], dask://host:port or dask+local://[?workers=N]"
+    )
+    webhook_allow: str = Field(
+        default="public",
+        description="where rule webhooks may connect: comma-separated 'public', networks (CIDR), host names",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     secret_key: SecretStr | None = None

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from iplus.infra.bus import EventBus
 from iplus.infra.ports import TelemetryStore
 from iplus.infra.telemetry import Message, from_us
+from iplus.infra.tsdb.columns import merge
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,16 @@ class Ingestor:
         self.max_readings = max_readings
         self._queue: asyncio.Queue[tuple[list[Message], asyncio.Future[list[bool]]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._appending = False
         self.stored = 0
         self.duplicates = 0
         # called with each append's new messages once they are durable (the stream engine listens here)
         self.listeners: list[Callable[[list[Message]], None]] = []
+
+    @property
+    def idle(self) -> bool:
+        """Whether the writer waits for work: no append running, nothing queued."""
+        return not self._appending and self._queue.empty()
 
     async def write(self, messages: Sequence[Message]) -> list[bool]:
         """Store ``messages`` (each whole, once); returns per message whether it was new."""
@@ -35,7 +42,7 @@ class Ingestor:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush_forever(), name="iplus-ingest-writer")
         done: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((list(messages), done))
+        self._queue.put_nowait((merge([messages]), done))
         return await done
 
     async def _flush_forever(self) -> None:
@@ -48,14 +55,16 @@ class Ingestor:
                 item = self._queue.get_nowait()
                 batch.append(item)
                 size += sum(len(m.readings) for m in item[0])
+            self._appending = True
             try:
                 await self._flush(batch)
             finally:
+                self._appending = False
                 for _ in batch:
                     self._queue.task_done()
 
     async def _flush(self, batch: list[tuple[list[Message], asyncio.Future[list[bool]]]]) -> None:
-        messages = [m for msgs, _ in batch for m in msgs]
+        messages = merge([msgs for msgs, _ in batch])  # columnar when every caller's messages are
         try:
             fresh = await self.store.append(messages)
         except Exception as exc:

@@ -6,7 +6,24 @@ from fastapi import APIRouter, FastAPI
 
 from iplus import __version__
 from iplus.api.problems import install_problem_handlers
-from iplus.api.routes import apikeys, auth, devices, health, orgs, stream, telemetry
+from iplus.api.routes import (
+    alarms,
+    algorithms,
+    analytics,
+    apikeys,
+    auth,
+    catalog,
+    devices,
+    health,
+    knowledge,
+    models,
+    orgs,
+    rules,
+    simulation,
+    stream,
+    telemetry,
+    virtual,
+)
 from iplus.api.schemas import Problem
 from iplus.platform.context import Context
 from iplus.security.headers import SecurityHeaders
@@ -31,7 +48,24 @@ def create_app(ctx: Context) -> FastAPI:
     app.state.ctx = ctx
     install_problem_handlers(app)
     api = APIRouter(prefix=API_PREFIX, responses=_ERRORS)  # type: ignore[arg-type]
-    for module in (health, auth, orgs, apikeys, devices, telemetry, stream):
+    for module in (
+        health,
+        auth,
+        orgs,
+        apikeys,
+        devices,
+        telemetry,
+        stream,
+        algorithms,
+        knowledge,
+        analytics,
+        rules,
+        alarms,
+        models,
+        simulation,
+        catalog,
+        virtual,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(SecurityHeaders, hsts=ctx.settings.env == "production")

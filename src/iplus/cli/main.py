@@ -18,7 +18,8 @@ T = TypeVar("T")
 BuildContext = Callable[[Settings], Context]
 BuildAsgi = Callable[[Context], Any]
 
-out = Console(highlight=False, soft_wrap=True)
+# piped into a file or another program there is no terminal to fit: wide lines, nothing cut short
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -75,7 +76,20 @@ def with_context(build: BuildContext, work: Callable[[Context], Awaitable[T]]) -
 
 def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
     """The typer application, with the bootstrap's builders closed over."""
-    from iplus.cli import accounts, devices, edge, serve, simulate
+    from iplus.cli import (
+        accounts,
+        analytics,
+        catalog,
+        devices,
+        edge,
+        knowledge,
+        models,
+        rules,
+        serve,
+        simulate,
+        simulation,
+        virtual,
+    )
 
     app = typer.Typer(
         name="iplus",
@@ -107,14 +121,26 @@ def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
     serve.register(app, build, build_asgi)
     accounts.register(app, build)
     devices.register(app, build)
+    knowledge.register(app, build)
+    models.register(app, build)
+    analytics.register(app, build)
+    rules.register(app, build)
     edge.register(app)
     simulate.register(app)
+    simulation.register(app, build)
+    virtual.register(app, build)
+    catalog.register(app, build)
     return app
 
 
 def table(*columns: str) -> Table:
-    """A plain rich table with the given column headings."""
+    """A plain rich table; an id column is never wrapped or cut short, whatever the terminal width."""
     t = Table(*columns, show_edge=False, header_style="bold")
+    for column in t.columns:
+        if str(column.header) == "id" or str(column.header).endswith(" id"):
+            # an id is copied into the next command: it must come out whole
+            column.no_wrap = True
+            column.min_width = 26
     return t
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from iplus.infra.telemetry import BucketRow, Message, Reading, Selection
+from iplus.infra.tsdb.duckdb_sql import QueryResult
 
 T = TypeVar("T")
 
@@ -67,6 +68,18 @@ class TelemetryStore(Pingable, Protocol):
 
     async def export(self, sel: Selection) -> Any:
         """The selection's readings as an Arrow table."""
+        ...
+
+    async def query(
+        self,
+        org_id: str,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        limit: int = 10_000,
+        time_limit: float = 30.0,
+    ) -> QueryResult:
+        """A tenant's read-only SQL over a ``readings`` view holding only ``org_id``'s rows."""
         ...
 
     async def delete_before(self, org_id: str, type_id: str, before: datetime) -> int:

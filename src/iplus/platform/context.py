@@ -22,7 +22,17 @@ from iplus.infra.bus import EventBus
 from iplus.infra.db.engine import Database
 from iplus.infra.db.models import DeviceType
 from iplus.infra.ports import Compute, MessageBroker, Pingable, Readiness, TelemetryStore
+from iplus.platform.analytics import Analytics
+from iplus.platform.catalog.offers import Offers
+from iplus.platform.catalog.orders import Orders
+from iplus.platform.knowledge.algorithms import AlgorithmRegistry
+from iplus.platform.knowledge.documents import Knowledge
+from iplus.platform.models import ModelRegistry
+from iplus.platform.rules import RuleService
+from iplus.platform.simulation import Simulations
+from iplus.platform.training import Trainer
 from iplus.security.accounts import Accounts
+from iplus.virtual.things import VirtualThings
 
 log = logging.getLogger(__name__)
 MESSAGE_ID_MEMORY = timedelta(days=7)
@@ -46,6 +56,16 @@ class Context:
     commands: Commands
     twins: Twins
     mqtt: MqttChannel
+    analytics: Analytics
+    algorithms: AlgorithmRegistry
+    knowledge: Knowledge
+    rules: RuleService
+    models: ModelRegistry
+    trainer: Trainer
+    simulations: Simulations
+    virtual: VirtualThings
+    offers: Offers
+    orders: Orders
     serving: bool = field(default=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -64,9 +84,14 @@ class Context:
             await self.telemetry.close()
             raise
         self.serving = True
+        await self.models.refresh_online()
+        await self.rules.start(self.ingestor.listeners)
+        await self.orders.start(self.ingestor.listeners)
         self._tasks = [
             asyncio.create_task(self._every(1.0, self.commands.expire), name="iplus-command-timeouts"),
             asyncio.create_task(self._every(3600.0, self.apply_retention), name="iplus-retention"),
+            # the first round runs at start: a schedule missed while down runs once now
+            asyncio.create_task(self._every(30.0, self.analytics.run_due), name="iplus-analytics-jobs"),
         ]
 
     async def _every(self, seconds: float, job: Any) -> None:
@@ -102,7 +127,10 @@ class Context:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self.simulations.stop()
         if self.serving:
+            await self.orders.stop()
+            await self.rules.stop()
             await self.mqtt.stop()
             await self.ingestor.stop()
             await self.broker.stop()

@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from iplus.core.errors import Forbidden, Unauthenticated
 from iplus.core.roles import Role
 from iplus.platform.context import Context
-from iplus.portal import devices
+from iplus.portal import analytics, catalog, devices, knowledge, models, rules, simulation, virtual
 from iplus.portal.common import (
     HERE,
     ROLE_ORDER,
@@ -161,6 +161,13 @@ async def role_home(request: Request, principal: Session, role: str) -> Response
 def mount_portal(app: FastAPI, ctx: Context) -> None:
     """Add the portal's routes, static assets and session cookie to ``app``."""
     app.include_router(devices.router)  # before /portal/{role}, which would shadow /portal/devices
+    app.include_router(knowledge.router)
+    app.include_router(models.router)
+    app.include_router(analytics.router)
+    app.include_router(rules.router)
+    app.include_router(simulation.router)
+    app.include_router(virtual.router)
+    app.include_router(catalog.router)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(

@@ -15,14 +15,20 @@ from iplus.infra.ports import Readiness
 from iplus.infra.timing import timed_check
 
 T = TypeVar("T")
+PING_TIMEOUT_S = 5.0
 
 
 def workers_from_url(url: str) -> int:
     """``local://`` -> one worker per core; ``local://?workers=N`` -> N."""
     parts = urlsplit(url)
     if parts.scheme != "local":
-        raise ConfigurationError(f"compute URL {url!r}: only local:// is available in this version")
-    raw = parse_qs(parts.query).get("workers", [str(os.cpu_count() or 1)])[0]
+        raise ConfigurationError(f"compute URL {url!r}: use local://, dask://host:port or dask+local://")
+    return workers_in(url, parts.query)
+
+
+def workers_in(url: str, query: str) -> int:
+    """The ``workers=N`` of a compute URL's query, one per core when absent."""
+    raw = parse_qs(query).get("workers", [str(os.cpu_count() or 1)])[0]
     try:
         workers = int(raw)
     except ValueError as exc:
@@ -40,6 +46,7 @@ class LocalCompute:
     def __init__(self, url: str = "local://") -> None:
         self.workers = workers_from_url(url)
         self._pool: ProcessPoolExecutor | None = None
+        self._in_flight = 0
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -50,13 +57,23 @@ class LocalCompute:
     async def submit(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in a worker process."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), fn, *args)
+        self._in_flight += 1
+        try:
+            return await loop.run_in_executor(self._executor(), fn, *args)
+        finally:
+            self._in_flight -= 1
 
     async def ping(self) -> Readiness:
-        """Round trip through a worker process."""
+        """Round trip through a worker process; busy workers are ready, not down."""
 
         async def check() -> str:
-            pid = await self.submit(os.getpid)
+            if self._pool is not None and self._in_flight >= self.workers:
+                # a round trip would queue behind long jobs (training, sweeps) and time out the probe
+                alive = sum(p.is_alive() for p in list(getattr(self._pool, "_processes", {}).values()))
+                if alive == 0:
+                    raise RuntimeError("no worker process is alive")
+                return f"local process pool, {self.workers} workers, all busy ({self._in_flight} jobs)"
+            pid = await asyncio.wait_for(self.submit(os.getpid), PING_TIMEOUT_S)
             return f"local process pool, {self.workers} workers (answered from pid {pid})"
 
         return await timed_check("local", check)

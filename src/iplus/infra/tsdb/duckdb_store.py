@@ -22,6 +22,8 @@ from iplus.infra.telemetry import (
     split_value,
 )
 from iplus.infra.timing import timed_check
+from iplus.infra.tsdb.columns import ColumnarMessages, ReadingColumns
+from iplus.infra.tsdb.duckdb_sql import QueryResult, run_duckdb_query
 from iplus.infra.tsdb.sql import check_aggregates, check_bucket, check_limit, where
 
 SCHEMA = [
@@ -128,7 +130,9 @@ class DuckDBTelemetryStore:
     # writes ------------------------------------------------------------------------------
     async def append(self, messages: Sequence[Message]) -> list[bool]:
         """Store each message whole, once; returns for each whether it was new."""
-        return await self._call(self._append, list(messages))  # type: ignore[no-any-return]
+        # columnar messages keep their columns: the Arrow table is built from them, not per reading
+        given = messages if isinstance(messages, ColumnarMessages) else list(messages)
+        return await self._call(self._append, given)  # type: ignore[no-any-return]
 
     def _append(self, messages: list[Message]) -> list[bool]:
         import duckdb
@@ -137,7 +141,7 @@ class DuckDBTelemetryStore:
         candidates = [m for m, new in zip(messages, fresh, strict=True) if new]
         # DuckDB finds both Arrow tables by their local names (replacement scans)
         new_ids = self._ids_table(candidates)
-        batch = self._batch_table(candidates)
+        batch = self._readings_table(messages, fresh, candidates)
         statements = ["BEGIN TRANSACTION"]
         if new_ids is not None:
             # the usual case, no resends: a plain INSERT, about half the cost of ON CONFLICT ...
@@ -180,7 +184,9 @@ class DuckDBTelemetryStore:
                 new and (m.msg_id is None or (m.device_id, m.msg_id) in inserted)
                 for m, new in zip(messages, fresh, strict=True)
             ]
-            batch = self._batch_table([m for m, new in zip(messages, fresh, strict=True) if new])
+            batch = self._readings_table(
+                messages, fresh, [m for m, new in zip(messages, fresh, strict=True) if new]
+            )
             if batch is not None:
                 self._conn.execute(_INSERT_READINGS)
                 self._conn.execute(_MERGE_LATEST)
@@ -202,6 +208,40 @@ class DuckDBTelemetryStore:
                 "device_id": [m.device_id for m in with_id],
                 "msg_id": [m.msg_id for m in with_id],
                 "received": pa.array([_naive(utcnow())] * len(with_id), pa.timestamp("us")),
+            }
+        )
+
+    @classmethod
+    def _readings_table(cls, messages: list[Message], fresh: list[bool], candidates: list[Message]) -> Any:
+        """The readings of the fresh messages (``candidates``) as one Arrow table, or None."""
+        if not isinstance(messages, ColumnarMessages):
+            return cls._batch_table(candidates)
+        columns = messages.columns if len(candidates) == len(messages) else messages.columns.keep(fresh)
+        return cls._columns_table(candidates, columns)
+
+    @staticmethod
+    def _columns_table(messages: list[Message], columns: ReadingColumns) -> Any:
+        """Like ``_batch_table``, from readings given column by column (numbers only)."""
+        import numpy as np
+        import pyarrow as pa
+
+        n = len(columns.nums)
+        if n == 0:
+            return None
+        msg_index = pa.array(np.repeat(np.arange(len(messages), dtype=np.int32), columns.counts))
+        org = pa.DictionaryArray.from_arrays(msg_index, pa.array([m.org_id for m in messages]))
+        kind = pa.DictionaryArray.from_arrays(msg_index, pa.array([m.type_id for m in messages]))
+        device = pa.DictionaryArray.from_arrays(msg_index, pa.array([m.device_id for m in messages]))
+        return pa.table(
+            {
+                "org_id": org.cast(pa.string()),
+                "type_id": kind.cast(pa.string()),
+                "device_id": device.cast(pa.string()),
+                "key": columns.keys,
+                "ts": pa.array(columns.ts, pa.int64()).cast(pa.timestamp("us")),
+                "num": pa.array(columns.nums, pa.float64()),
+                "txt": pa.nulls(n, pa.string()),
+                "flag": pa.nulls(n, pa.bool_()),
             }
         )
 
@@ -306,6 +346,18 @@ class DuckDBTelemetryStore:
         """Drop message ids received before ``before`` (resends older than that are stored again)."""
         rows = await self.execute("DELETE FROM messages WHERE received < ?", [_naive(before)])
         return int(rows[0][0]) if rows else 0
+
+    async def query(
+        self,
+        org_id: str,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        limit: int = 10_000,
+        time_limit: float = 30.0,
+    ) -> QueryResult:
+        """A tenant's read-only SQL over its own ``readings`` view (see ``duckdb_sql``)."""
+        return await run_duckdb_query(self, org_id, sql, params, limit, time_limit)
 
     async def ping(self) -> Readiness:
         """Ask DuckDB for its version."""

@@ -20,6 +20,8 @@ from iplus.infra.telemetry import (
     split_value,
 )
 from iplus.infra.timing import timed_check
+from iplus.infra.tsdb.duckdb_sql import QueryResult
+from iplus.infra.tsdb.postgres_sql import run_postgres_query
 from iplus.infra.tsdb.sql import check_aggregates, check_bucket, check_limit, where
 
 SCHEMA = [
@@ -247,6 +249,18 @@ class PostgresTelemetryStore:
         async with self._conn() as conn:
             status = await conn.execute("DELETE FROM messages WHERE received < $1", as_utc(before))
         return int(status.split()[-1])
+
+    async def query(
+        self,
+        org_id: str,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        limit: int = 10_000,
+        time_limit: float = 30.0,
+    ) -> QueryResult:
+        """A tenant's read-only SQL over its own ``readings`` view (see ``postgres_sql``)."""
+        return await run_postgres_query(self, org_id, sql, params, limit, time_limit)
 
     async def ping(self) -> Readiness:
         """``SELECT version()`` on the server."""

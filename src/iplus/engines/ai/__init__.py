@@ -1,0 +1,1 @@
+"""AI engine: forecasting and anomaly models trained on data handed in, and online detectors for streams."""

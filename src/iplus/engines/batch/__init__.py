@@ -1,0 +1,1 @@
+"""Batch engine: tenant analytics SQL over the telemetry store, exports, cron schedules."""

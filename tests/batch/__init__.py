@@ -1,0 +1,1 @@
+"""Tests of the batch engine: analytics SQL, jobs, schedules and exports."""
