@@ -16,7 +16,10 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from iplus.core.errors import InvalidInput
 
@@ -95,6 +98,9 @@ class QueryResult:
     truncated: bool
 
 
+FIXED_SIZE = (int, float, bool, datetime, date, time, timedelta, Decimal, UUID)
+
+
 def value_bytes(value: Any) -> int:
     """A rough size of one result value: text and bytes by length, containers by their items."""
     if isinstance(value, str | bytes | bytearray):
@@ -114,7 +120,17 @@ class ResultBudget:
 
     def add(self, rows: Sequence[Sequence[Any]]) -> None:
         """Count ``rows``; InvalidInput once the total passes the budget."""
-        self.used += sum(value_bytes(v) for row in rows for v in row)
+        if not rows:
+            return
+        for i in range(len(rows[0])):
+            # a column holds one type: numbers and times cost 8 bytes each, no need to look at them all
+            sample = next((row[i] for row in rows if row[i] is not None), None)
+            if sample is None or isinstance(sample, FIXED_SIZE):
+                self.used += 8 * len(rows)
+            elif isinstance(sample, str):
+                self.used += sum(len(row[i]) for row in rows if row[i] is not None) + 8 * len(rows)
+            else:
+                self.used += sum(value_bytes(row[i]) for row in rows)
         if self.used > MAX_RESULT_BYTES:
             raise InvalidInput(
                 f"the result is larger than {MAX_RESULT_BYTES // 2**20} MB: aggregate more or lower the limit"
