@@ -120,8 +120,8 @@ async def test_order_input_window_capacity(setup: Setup) -> None:
         await o.place(u, setup.oid, GOOD, window(8, 9))
 
 
-def reading(device: str, ts: int, **values: object) -> Message:
-    return Message("org", "type", device, None, [(k, ts, v) for k, v in values.items()])  # type: ignore[misc]
+def reading(org: str, device: str, ts: int, **values: object) -> Message:
+    return Message(org, "type", device, None, [(k, ts, v) for k, v in values.items()])  # type: ignore[misc]
 
 
 async def test_twin_reports_move_the_order(setup: Setup) -> None:
@@ -130,23 +130,26 @@ async def test_twin_reports_move_the_order(setup: Setup) -> None:
     await o.start(listeners)
     try:
         order = await o.place(u, setup.oid, GOOD, window(1, 5))
-        o.on_messages([reading("mill-1", 1, progress=30.0)])  # not accepted yet: ignored
+        o.on_messages([reading(p.org_id, "mill-1", 1, progress=30.0)])  # not accepted yet: ignored
         await o.drain()
         assert (await o.get(u, order.id)).status == "requested"
         await o.move(p, order.id, "accepted")
         o.on_messages(
-            [reading("mill-1", 2, progress=40.0, state="working"), reading("other", 2, progress=99.0)]
+            [
+                reading(p.org_id, "mill-1", 2, progress=40.0, state="working"),
+                reading(p.org_id, "other", 2, progress=99.0),
+            ]
         )
         await o.drain()
         got = await o.get(u, order.id)
         assert (got.status, got.progress, got.twin_state) == ("in_progress", 40.0, "working")
-        o.on_messages([reading("mill-1", 3, progress=100.0)])
+        o.on_messages([reading(p.org_id, "mill-1", 3, progress=100.0)])
         await o.drain()
         got = await o.get(u, order.id)
         assert got.status == "completed" and got.progress == 100.0
         assert [h["by"] for h in got.history] == ["user", "provider", "twin", "twin"]
         # a finished order no longer follows the device
-        o.on_messages([reading("mill-1", 4, state="failed")])
+        o.on_messages([reading(p.org_id, "mill-1", 4, state="failed")])
         await o.drain()
         assert (await o.get(u, order.id)).status == "completed"
         assert o.on_messages in listeners
@@ -172,11 +175,11 @@ async def test_an_order_accepted_elsewhere_is_followed_after_a_refresh(setup: Se
     try:
         order = await api.place(setup.u, setup.oid, GOOD, window(1, 5))
         await api.move(setup.p, order.id, "accepted")
-        worker.on_messages([reading("mill-1", 1, progress=10.0)])
+        worker.on_messages([reading(setup.p.org_id, "mill-1", 1, progress=10.0)])
         await worker.drain()
         assert (await worker.get(setup.u, order.id)).status == "accepted"  # not known here yet
         await worker.refresh()
-        worker.on_messages([reading("mill-1", 2, progress=20.0)])
+        worker.on_messages([reading(setup.p.org_id, "mill-1", 2, progress=20.0)])
         await worker.drain()
         assert (await worker.get(setup.u, order.id)).status == "in_progress"
     finally:

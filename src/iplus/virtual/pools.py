@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from iplus.core.clock import as_utc
 from iplus.core.errors import InvalidInput
 from iplus.infra.db.models_virtual import VirtualThing, VirtualThingAttribute, VirtualThingWindow
-from iplus.virtual.spec import Kind, Visibility
+from iplus.virtual.spec import Kind, Visibility, in_utc_range
 from iplus.virtual.taxonomy import Taxonomy
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
@@ -154,6 +154,8 @@ def check_query(query: PoolQuery, taxonomy: Taxonomy) -> None:
     elif query.available_from is not None and query.available_to is not None:
         if query.available_from.tzinfo is None or query.available_to.tzinfo is None:
             problems.append("available_from/available_to: times need a UTC offset")
+        elif not in_utc_range(query.available_from, query.available_to):
+            problems.append("available_from/available_to: a time is out of range in UTC")
         elif query.available_from >= query.available_to:
             problems.append("available_from must be before available_to")
     for f in query.attrs:

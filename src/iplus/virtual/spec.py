@@ -19,6 +19,7 @@ MAX_ATTRIBUTES = 50
 MAX_LINKS = 100
 MAX_WINDOWS = 1000
 MAX_AFFORDANCES = 200
+MAX_JSON_DEPTH = 32
 AttrValue = str | float | int | bool
 
 
@@ -84,11 +85,37 @@ def merge_windows(windows: list[Window] | tuple[Window, ...]) -> list[Window]:
     return out
 
 
+def json_problems(value: Any, where: str, depth: int = 0) -> list[str]:
+    """Why a JSON document cannot be stored and answered: NaN or an infinity (Python's JSON reader
+    accepts them, JSON does not), or nesting deeper than ``MAX_JSON_DEPTH`` (responses could not be
+    serialised, so the row would answer 500 for good)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{where}: numbers must be finite"]
+    if isinstance(value, dict | list) and depth >= MAX_JSON_DEPTH:
+        return [f"{where}: nested deeper than {MAX_JSON_DEPTH} levels"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in json_problems(v, f"{where}/{k}", depth + 1)]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in json_problems(v, f"{where}/{i}", depth + 1)]
+    return []
+
+
+def in_utc_range(*times: datetime) -> bool:
+    """Whether every aware time has a UTC equivalent (9999-12-31T23:00-05:00 has none)."""
+    try:
+        for t in times:
+            as_utc(t)
+    except OverflowError:
+        return False
+    return True
+
+
 def _check_affordances(spec: ThingSpec, problems: list[str]) -> None:
     for group, items in (("properties", spec.properties), ("actions", spec.actions), ("events", spec.events)):
         if not isinstance(items, dict):
             problems.append(f"{group}: must be an object of name: affordance")
             continue
+        problems += json_problems(items, group)
         if len(items) > MAX_AFFORDANCES:
             problems.append(f"{group}: at most {MAX_AFFORDANCES}")
         for name, aff in items.items():
@@ -155,6 +182,8 @@ def check_spec(spec: ThingSpec, taxonomy: Taxonomy) -> list[str]:
     for i, w in enumerate(spec.calendar):
         if w.starts_at.tzinfo is None or w.ends_at.tzinfo is None:
             problems.append(f"calendar/{i}: times need a UTC offset")
+        elif not in_utc_range(w.starts_at, w.ends_at):
+            problems.append(f"calendar/{i}: a time is out of range in UTC")
         elif not w.starts_at < w.ends_at:
             problems.append(f"calendar/{i}: starts_at must be before ends_at")
     if len(spec.links) > MAX_LINKS:

@@ -43,6 +43,18 @@ class OfferView:
     version: OfferVersion
 
 
+async def _write_lock(s: AsyncSession, offer_id: str) -> None:
+    """Write-lock an offer before reading it: FOR UPDATE locks rows on PostgreSQL only, and SQLite
+    starts its write transaction at the first write, so two concurrent changes would both read the
+    old offer (a lost update, or two "new" versions with the same number)."""
+    await s.execute(
+        update(Offer)
+        .where(Offer.id == offer_id)
+        .values(updated_at=Offer.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 class Offers:
     """Create, revise, move through the life cycle, find and read service offers."""
 
@@ -160,6 +172,7 @@ class Offers:
             raise InvalidInput("the offer is not valid", errors=problems)
         async with self.db.transaction() as s:
             offer = await self._own(s, caller, offer_id, lock=True)
+            caller.require_role(Role.PROVIDER)  # an organisation that lost the role keeps its offers, frozen
             if offer.stage == "retired":
                 raise Conflict(f"offer {offer_id} is retired: it cannot change")
             latest = await self._version(s, offer.id, offer.latest_version)
@@ -190,6 +203,7 @@ class Offers:
         if len(reason) > 2000:
             raise InvalidInput("reason: at most 2000 characters")
         async with self.db.transaction() as s:
+            await _write_lock(s, offer_id)
             offer = await s.scalar(select(Offer).where(Offer.id == offer_id).with_for_update())
             own = offer is not None and offer.org_id == caller.org_id
             operator = Role.OPERATOR in caller.roles and offer is not None and offer.stage != "draft"
@@ -204,6 +218,8 @@ class Offers:
                     raise InvalidInput("reason: an operator suspends an offer with a reason")
                 offer.suspended_by = acting_as
             elif to == "published":
+                if acting_as == "provider":
+                    caller.require_role(Role.PROVIDER)
                 await self._publish(s, offer, acting_as)
             elif to == "retired" and acting_as != "provider":
                 raise Conflict("only the provider retires its offer; an operator suspends it")
@@ -243,6 +259,8 @@ class Offers:
     # reads ---------------------------------------------------------------------------
     async def _own(self, s: AsyncSession, caller: Principal, offer_id: str, *, lock: bool = False) -> Offer:
         stmt = select(Offer).where(Offer.id == offer_id, Offer.org_id == caller.org_id)
+        if lock:
+            await _write_lock(s, offer_id)
         offer = await s.scalar(stmt.with_for_update() if lock else stmt)
         if offer is None:
             raise NotFound(f"offer {offer_id} not found")

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import jsonschema
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from iplus.core.clock import as_utc, utcnow
 from iplus.core.errors import Conflict, InvalidInput, NotFound
@@ -23,6 +24,7 @@ from iplus.infra.telemetry import Message, Selection
 from iplus.platform.catalog.spec import Window, calendar_of, open_for
 from iplus.platform.knowledge.algorithms import instance_problems
 from iplus.security.principal import Principal
+from iplus.virtual.spec import json_problems
 
 log = logging.getLogger(__name__)
 STATUSES = ("requested", "accepted", "rejected", "in_progress", "completed", "cancelled", "failed")
@@ -52,6 +54,9 @@ class TwinReport:
     device_id: str
     progress: float | None
     state: str | None
+    # the reporting device's organisation: a device id freed by one organisation may be taken by
+    # another, whose reports must not move the first one's orders (None: a trusted internal caller)
+    org_id: str | None = None
 
 
 def twin_target(status: str, report: TwinReport) -> str | None:
@@ -77,6 +82,20 @@ def _stamp(order: ServiceOrder, status: str, by: str, reason: str = "") -> None:
     ]
     order.status = status
     order.updated_at = utcnow()
+
+
+async def _lock(s: AsyncSession, which: ColumnElement[bool]) -> None:
+    """Write-lock the orders before reading them, so two concurrent moves cannot both win.
+
+    SELECT ... FOR UPDATE locks rows on PostgreSQL only; SQLite begins its write transaction at the
+    first write, so without this no-op update both movers read the old status and the last one wins.
+    """
+    await s.execute(
+        update(ServiceOrder)
+        .where(which)
+        .values(updated_at=ServiceOrder.updated_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 class Orders:
@@ -160,7 +179,7 @@ class Orders:
             )
             text = state if isinstance(state, str) else None
             if number is not None or text is not None:
-                reports.append(TwinReport(m.device_id, number, text))
+                reports.append(TwinReport(m.device_id, number, text, m.org_id))
         if reports:
             self._queue.put_nowait(reports)
 
@@ -182,9 +201,11 @@ class Orders:
             ids = sorted(self._watch.get(report.device_id, ()))
             if not ids:
                 return []
-            rows = (
-                await s.scalars(select(ServiceOrder).where(ServiceOrder.id.in_(ids)).with_for_update())
-            ).all()
+            await _lock(s, ServiceOrder.id.in_(ids))
+            stmt = select(ServiceOrder).where(ServiceOrder.id.in_(ids))
+            if report.org_id is not None:
+                stmt = stmt.where(ServiceOrder.provider_org_id == report.org_id)
+            rows = (await s.scalars(stmt.with_for_update())).all()
             for order in rows:
                 if order.status not in OCCUPYING:
                     continue
@@ -218,6 +239,8 @@ class Orders:
             raise InvalidInput("parameters: an object")
         if len(str(parameters)) > MAX_PARAMETERS_BYTES:
             raise InvalidInput("parameters: too large")
+        if bad := json_problems(parameters, "parameters"):
+            raise InvalidInput("the parameters are not valid", errors=bad)
         start, end = as_utc(window.start), as_utc(window.end)
         if start >= end:
             raise InvalidInput("window: start must come before end")
@@ -278,6 +301,7 @@ class Orders:
         if len(reason) > 2000:
             raise InvalidInput("reason: at most 2000 characters")
         async with self.db.transaction() as s:
+            await _lock(s, ServiceOrder.id == order_id)
             order = await s.scalar(
                 select(ServiceOrder)
                 .where(ServiceOrder.id == order_id, self.visible(caller))
@@ -295,7 +319,9 @@ class Orders:
             if to not in allowed:
                 raise Conflict(f"the {'provider' if is_provider else 'user'} cannot make an order {to}")
             if to == "accepted":
-                # capacity is checked again: other orders may have been accepted meanwhile
+                # capacity is checked again: other orders may have been accepted meanwhile; the offer's
+                # row lock keeps two accepts of different orders from both counting the same free slot
+                await s.scalar(select(Offer.id).where(Offer.id == order.offer_id).with_for_update())
                 capacity = await s.scalar(
                     select(OfferVersion.capacity).where(
                         OfferVersion.offer_id == order.offer_id, OfferVersion.version == order.offer_version
@@ -396,4 +422,7 @@ def window_of(start: datetime, end: datetime) -> Window:
     """A requested window from two aware times."""
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput("window: times need a UTC offset")
-    return Window(as_utc(start), as_utc(end))
+    try:
+        return Window(as_utc(start), as_utc(end))
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 lies past the last UTC date
+        raise InvalidInput("window: a time is out of range in UTC") from None

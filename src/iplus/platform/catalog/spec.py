@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from iplus.platform.knowledge.algorithms import schema_problems
+from iplus.virtual.spec import json_problems
 
 # the five declared QoS criteria; benefit criteria score up, cost criteria down
 CRITERIA = ("price", "time", "reliability", "availability", "capacity")
@@ -249,6 +250,11 @@ def spec_problems(spec: OfferSpec) -> list[str]:
         problems.append("description: at most 20,000 characters")
     if "\x00" in spec.title or "\x00" in spec.description:
         problems.append("title and description may not contain NUL characters")
+    shape = [
+        p for name in ("inputs", "outputs", "qos", "sla") for p in json_problems(getattr(spec, name), name)
+    ]
+    if shape:  # a too deep schema would also exhaust the stack of the schema checker
+        return problems + shape
     problems += io_problems(spec.inputs, spec.outputs)
     problems += parse_qos(spec.qos)[1]
     problems += sla_problems(spec.sla)
