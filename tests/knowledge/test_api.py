@@ -143,3 +143,24 @@ async def test_bad_knowledge_items_list_every_problem(ctx: Context, client: http
     assert_problem(
         await client.post("/api/v1/knowledge", headers=t.auth, json={"kind": "poem", "title": "x"}), 422
     )
+
+
+async def test_content_that_could_not_be_answered_as_given_is_refused(
+    ctx: Context, client: httpx.AsyncClient
+) -> None:
+    t = await tenant(ctx, client, "Acme", ["user"])
+    headers = {**t.auth, "content-type": "application/json"}
+    nan = '{"kind": "rule", "title": "x", "content": {"when": "a", "then": "b", "limit": NaN}}'
+    errors = assert_problem(await client.post("/api/v1/knowledge", headers=headers, content=nan), 422)[
+        "errors"
+    ]
+    assert errors == ["content/limit: numbers must be finite"]
+    deep = (
+        '{"kind": "rule", "title": "x", "content": {"when": "a", "then": "b", "x": '
+        + "[" * 40
+        + "]" * 40
+        + "}}"
+    )
+    body = assert_problem(await client.post("/api/v1/knowledge", headers=headers, content=deep), 422)
+    assert any("nested deeper than 32 levels" in e for e in body["errors"])  # type: ignore[union-attr]
+    assert (await client.get("/api/v1/knowledge", headers=t.auth)).json()["total"] == 0

@@ -11,6 +11,7 @@ from typing import Any
 
 from iplus.core.clock import as_utc
 from iplus.core.errors import InvalidInput
+from iplus.core.jsondoc import json_problems
 from iplus.virtual.taxonomy import Taxonomy
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -19,7 +20,6 @@ MAX_ATTRIBUTES = 50
 MAX_LINKS = 100
 MAX_WINDOWS = 1000
 MAX_AFFORDANCES = 200
-MAX_JSON_DEPTH = 32
 AttrValue = str | float | int | bool
 
 
@@ -83,21 +83,6 @@ def merge_windows(windows: list[Window] | tuple[Window, ...]) -> list[Window]:
         else:
             out.append(w)
     return out
-
-
-def json_problems(value: Any, where: str, depth: int = 0) -> list[str]:
-    """Why a JSON document cannot be stored and answered: NaN or an infinity (Python's JSON reader
-    accepts them, JSON does not), or nesting deeper than ``MAX_JSON_DEPTH`` (responses could not be
-    serialised, so the row would answer 500 for good)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return [f"{where}: numbers must be finite"]
-    if isinstance(value, dict | list) and depth >= MAX_JSON_DEPTH:
-        return [f"{where}: nested deeper than {MAX_JSON_DEPTH} levels"]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in json_problems(v, f"{where}/{k}", depth + 1)]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in json_problems(v, f"{where}/{i}", depth + 1)]
-    return []
 
 
 def in_utc_range(*times: datetime) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from iplus.core.clock import as_utc, utcnow
 from iplus.core.errors import Conflict, InvalidInput, NotFound
+from iplus.core.jsondoc import json_problems
 from iplus.core.roles import Scope
 from iplus.infra.bus import EventBus
 from iplus.infra.db.engine import Database
@@ -24,7 +25,6 @@ from iplus.infra.telemetry import Message, Selection
 from iplus.platform.catalog.spec import Window, calendar_of, open_for
 from iplus.platform.knowledge.algorithms import instance_problems
 from iplus.security.principal import Principal
-from iplus.virtual.spec import json_problems
 
 log = logging.getLogger(__name__)
 STATUSES = ("requested", "accepted", "rejected", "in_progress", "completed", "cancelled", "failed")

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from iplus.core.jsondoc import json_problems
 from iplus.platform.knowledge.algorithms import schema_problems
-from iplus.virtual.spec import json_problems
 
 # the five declared QoS criteria; benefit criteria score up, cost criteria down
 CRITERIA = ("price", "time", "reliability", "availability", "capacity")

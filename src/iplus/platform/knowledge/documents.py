@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, or_, select
 
 from iplus.core.clock import utcnow
 from iplus.core.errors import Conflict, InvalidInput
+from iplus.core.jsondoc import json_problems
 from iplus.infra.db.engine import Database
 from iplus.infra.db.models_knowledge import KnowledgeItem, KnowledgeLink, KnowledgeRevision
 from iplus.infra.db.repos import TenantRepository, flush_or_conflict
@@ -86,6 +87,8 @@ def _spec_problems(spec: ItemSpec) -> list[str]:
                 value = spec.content.get(part)
                 if value in (None, "", [], {}):
                     problems.append(f"content/{part}: a rule needs a non-empty {part!r}")
+            # NaN would be stored and answered as null; a deep document could not be answered at all
+            problems += json_problems(spec.content, "content")
             confidence = spec.content.get("confidence")
             if confidence is not None and (
                 isinstance(confidence, bool)
