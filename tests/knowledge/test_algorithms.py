@@ -162,3 +162,12 @@ def test_an_algorithm_that_breaks_its_output_schema_is_a_bug_not_the_callers() -
     with pytest.raises(RuntimeError, match="broke its output schema"):
         algorithm.invoke({"x": 5})
     assert math.isclose(algorithm.invoke({"x": 0.25})["y"], 0.5)
+
+
+def test_nan_and_infinity_are_refused_though_json_schema_bounds_let_them_pass(
+    registry: AlgorithmRegistry,
+) -> None:
+    for bad in (math.nan, math.inf):
+        with pytest.raises(InvalidInput) as caught:
+            registry.invoke("queueing.mmc", {"arrival_rate": bad, "service_rate": 4, "servers": 1})
+        assert "inputs/arrival_rate: numbers must be finite" in caught.value.extra["errors"]

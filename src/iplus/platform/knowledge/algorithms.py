@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 
 from iplus.core.errors import Conflict, InvalidInput, NotFound
+from iplus.core.jsondoc import json_problems
 
 ALGORITHM_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -106,7 +107,8 @@ class Algorithm:
 
     def invoke(self, inputs: Any) -> dict[str, Any]:
         """Check the inputs, run the function, and check that it kept its promise about the outputs."""
-        problems = instance_problems(self._in, inputs)
+        # JSON Schema bounds let NaN through (every comparison with it is false)
+        problems = instance_problems(self._in, inputs) + json_problems(inputs, "inputs")
         if problems:
             raise InvalidInput(f"the inputs of {self.id} {self.version} are not valid", errors=problems)
         # defaults declared in the schema apply when a caller leaves the input out
@@ -121,7 +123,7 @@ class Algorithm:
         except (ValueError, ArithmeticError) as exc:
             # the function's own domain checks (e.g. an unstable queue) are the caller's to fix
             raise InvalidInput(f"{self.id} {self.version}: {exc}") from exc
-        broken = instance_problems(self._out, result)
+        broken = instance_problems(self._out, result) + json_problems(result, "outputs")
         if broken:
             raise RuntimeError(f"{self.id} {self.version} broke its output schema: {broken}")
         return result
