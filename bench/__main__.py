@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import ai, analytics, catalog, ingest, kernel, pools, sim, stream
+from bench import ai, analytics, catalog, ingest, kernel, pools, sim, stream, systems
 
 
 def main() -> None:
@@ -24,6 +24,8 @@ def main() -> None:
     asyncio.run(catalog.main())
     print()
     asyncio.run(pools.main())
+    print()
+    systems.main()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from iplus.access.mqtt import MqttChannel
 from iplus.access.registry import Registry
 from iplus.access.twin import Twins
 from iplus.api.app import create_app
+from iplus.apps.registry import register_algorithms
 from iplus.cli.main import build_cli
 from iplus.config import Settings
 from iplus.core.errors import ConfigurationError
@@ -44,6 +45,7 @@ from iplus.platform.knowledge.targets import attach_builtin_targets
 from iplus.platform.models import ModelRegistry
 from iplus.platform.rules import RuleService
 from iplus.platform.simulation import Simulations
+from iplus.platform.systems.service import Systems
 from iplus.platform.training import Trainer
 from iplus.portal.site import mount_portal
 from iplus.security.accounts import Accounts
@@ -132,13 +134,24 @@ def build_context(settings: Settings, *, search_path: str | None = None) -> Cont
     compute = compute_for(settings.compute_url)
     algorithms = AlgorithmRegistry()
     register_builtin(algorithms)
+    register_algorithms(algorithms)
     knowledge = Knowledge(db)
     attach_builtin_targets(knowledge, db, algorithms)
     twins = Twins(db, telemetry, registry, bus, notify=mqtt.send_desired)
+    offers = Offers(db, load_taxonomy())
+    orders = Orders(db, telemetry, bus)
     return Context(
         simulations=Simulations(db, compute, twins.state),
-        offers=Offers(db, load_taxonomy()),
-        orders=Orders(db, telemetry, bus),
+        offers=offers,
+        orders=orders,
+        systems=Systems(
+            db,
+            offers,
+            orders,
+            bus,
+            sla_interval_s=settings.run_check_seconds,
+            slack=settings.run_sla_slack,
+        ),
         settings=settings,
         db=db,
         telemetry=telemetry,

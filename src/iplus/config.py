@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         default="public",
         description="where rule webhooks may connect: comma-separated 'public', networks (CIDR), host names",
     )
+    run_check_seconds: float = Field(
+        default=30.0, gt=0, description="how often running service systems are checked against their SLAs"
+    )
+    run_sla_slack: float = Field(
+        default=0.5, ge=0, description="a task is late past its promised time x (1 + this slack)"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     secret_key: SecretStr | None = None

@@ -21,6 +21,7 @@ from iplus.api.routes import (
     rules,
     simulation,
     stream,
+    systems,
     telemetry,
     virtual,
 )
@@ -65,6 +66,7 @@ def create_app(ctx: Context) -> FastAPI:
         simulation,
         catalog,
         virtual,
+        systems,
     ):
         api.include_router(module.router)
     app.include_router(api)

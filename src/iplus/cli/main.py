@@ -88,6 +88,7 @@ def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
         serve,
         simulate,
         simulation,
+        systems,
         virtual,
     )
 
@@ -130,6 +131,7 @@ def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
     simulation.register(app, build)
     virtual.register(app, build)
     catalog.register(app, build)
+    systems.register(app, build)
     return app
 
 

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
+from iplus.apps.demo import DemoTenants, seed_demo, start_demo
 from iplus.cli.main import BuildAsgi, BuildContext, out, print_line, run_async
 from iplus.config import Settings
-from iplus.core.errors import ConfigurationError
+from iplus.core.errors import ConfigurationError, NotFound
 from iplus.core.roles import Role
 from iplus.infra.broker.address import port_is_free
 from iplus.infra.db.migrate import current_revision, upgrade
@@ -35,6 +36,20 @@ async def first_logins(ctx: Context, demo: bool) -> list[tuple[str, str, str]]:
         (seed.roles[0], seed.email, "(from IPLUS_ADMIN_PASSWORD)" if seed.password else password)
         for seed, password in created
     ]
+
+
+async def demo_tenants(ctx: Context) -> DemoTenants:
+    """The demo region's organisations, found by the names they were created with."""
+    try:
+        operator = await ctx.accounts.organisation_by_name(PLATFORM_ORG)
+        provider = await ctx.accounts.organisation_by_name(DEMO_SEEDS[0].org_name)
+        user = await ctx.accounts.organisation_by_name(DEMO_SEEDS[1].org_name)
+    except NotFound as exc:
+        raise ConfigurationError(
+            f"--demo needs the demo tenants, which are created only on an empty store ({exc.detail}): "
+            "start on an empty IPLUS_VAR_DIR, or without --demo"
+        ) from exc
+    return DemoTenants(operator.id, provider.id, user.id)
 
 
 def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> None:
@@ -85,10 +100,16 @@ def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> No
                     "stop what uses it or choose another with --port or IPLUS_PORT"
                 )
             ctx = build(settings)
+            stop_demo = asyncio.Event()
+            feeds: list[asyncio.Task[None]] = []
             try:
                 await upgrade(ctx.db)
                 await ctx.start()  # backends first: accounts are made only once the platform can run
                 logins = await first_logins(ctx, demo)
+                if demo:
+                    tenants = await demo_tenants(ctx)
+                    await seed_demo(ctx, tenants)
+                    feeds = start_demo(ctx, tenants, stop_demo)
                 server = uvicorn.Server(
                     uvicorn.Config(
                         build_asgi(ctx),
@@ -111,6 +132,10 @@ def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> No
                 gc.freeze()
                 await serving
             finally:
+                stop_demo.set()
+                for feed in feeds:
+                    feed.cancel()
+                await asyncio.gather(*feeds, return_exceptions=True)
                 await ctx.stop()
 
         _run(work, fast_loop=True)

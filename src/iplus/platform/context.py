@@ -30,6 +30,7 @@ from iplus.platform.knowledge.documents import Knowledge
 from iplus.platform.models import ModelRegistry
 from iplus.platform.rules import RuleService
 from iplus.platform.simulation import Simulations
+from iplus.platform.systems.service import Systems
 from iplus.platform.training import Trainer
 from iplus.security.accounts import Accounts
 from iplus.virtual.things import VirtualThings
@@ -66,6 +67,7 @@ class Context:
     virtual: VirtualThings
     offers: Offers
     orders: Orders
+    systems: Systems
     serving: bool = field(default=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -87,6 +89,7 @@ class Context:
         await self.models.refresh_online()
         await self.rules.start(self.ingestor.listeners)
         await self.orders.start(self.ingestor.listeners)
+        await self.systems.start()
         self._tasks = [
             asyncio.create_task(self._every(1.0, self.commands.expire), name="iplus-command-timeouts"),
             asyncio.create_task(self._every(3600.0, self.apply_retention), name="iplus-retention"),
@@ -129,6 +132,7 @@ class Context:
         self._tasks = []
         await self.simulations.stop()
         if self.serving:
+            await self.systems.stop()
             await self.orders.stop()
             await self.rules.stop()
             await self.mqtt.stop()

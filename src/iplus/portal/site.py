@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from types import ModuleType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Request
@@ -12,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from iplus.core.errors import Forbidden, Unauthenticated
 from iplus.core.roles import Role
 from iplus.platform.context import Context
-from iplus.portal import analytics, catalog, devices, knowledge, models, rules, simulation, virtual
+from iplus.portal import analytics, catalog, devices, knowledge, models, rules, simulation, systems, virtual
 from iplus.portal.common import (
     HERE,
     ROLE_ORDER,
@@ -158,6 +161,17 @@ async def role_home(request: Request, principal: Session, role: str) -> Response
     return render(request, f"home_{wanted.value}.html", principal, **values)
 
 
+def domain_pages() -> list[ModuleType]:
+    """The domain applications' portal modules: every ``iplus.portal.domain_<name>`` with a ``router``."""
+    import iplus.portal
+
+    return [
+        importlib.import_module(f"iplus.portal.{m.name}")
+        for m in sorted(pkgutil.iter_modules(iplus.portal.__path__), key=lambda m: m.name)
+        if m.name.startswith("domain_")
+    ]
+
+
 def mount_portal(app: FastAPI, ctx: Context) -> None:
     """Add the portal's routes, static assets and session cookie to ``app``."""
     app.include_router(devices.router)  # before /portal/{role}, which would shadow /portal/devices
@@ -168,6 +182,9 @@ def mount_portal(app: FastAPI, ctx: Context) -> None:
     app.include_router(simulation.router)
     app.include_router(virtual.router)
     app.include_router(catalog.router)
+    app.include_router(systems.router)
+    for page in domain_pages():
+        app.include_router(page.router)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(

@@ -127,7 +127,9 @@ async def offer_history(ctx: ContextDep, caller: Reader, offer_id: ObjectId) -> 
 @router.post("/match", response_model=MatchOut)
 async def match(ctx: ContextDep, caller: Reader, body: RequirementIn) -> MatchOut:
     """Ranked candidates: type subsumption and parameters, then QoS filters, then SAW with your weights."""
-    matches, rejected = await match_offers(ctx.offers, caller, body.requirement())
+    matches, rejected = await match_offers(
+        ctx.offers, caller, body.requirement(), ctx.systems.reputations.for_options
+    )
     return MatchOut(
         candidates=[candidate_out(i + 1, m) for i, m in enumerate(matches)],
         rejected=[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,8 @@ from iplus.infra.tsdb.columns import ColumnarMessages, ReadingColumns
 from iplus.infra.tsdb.duckdb_sql import QueryResult, run_duckdb_query
 from iplus.infra.tsdb.sql import check_aggregates, check_bucket, check_limit, where
 
+log = logging.getLogger(__name__)
+
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS readings (
         org_id VARCHAR NOT NULL, type_id VARCHAR NOT NULL, device_id VARCHAR NOT NULL,
@@ -37,21 +40,33 @@ SCHEMA = [
         org_id VARCHAR NOT NULL, type_id VARCHAR NOT NULL, device_id VARCHAR NOT NULL,
         key VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, num DOUBLE, txt VARCHAR, flag BOOLEAN,
         PRIMARY KEY (device_id, key))""",
+    # whether ``latest`` was brought up to date when the file was last closed (see _merge_latest)
+    "CREATE TABLE IF NOT EXISTS latest_state (clean BOOLEAN NOT NULL)",
 ]
 
 _INSERT_READINGS = "INSERT INTO readings SELECT * FROM batch"
 # newest value per (device, key) of the batch, computed by DuckDB, merged into latest; MERGE costs
 # about two thirds of the equivalent INSERT ... ON CONFLICT DO UPDATE
 _MERGE_LATEST = (
-    "MERGE INTO latest USING (SELECT org_id, type_id, device_id, key, max(ts) AS ts, "
+    "MERGE INTO latest USING (SELECT arg_max(org_id, ts) AS org_id, arg_max(type_id, ts) AS type_id, "
+    "device_id, key, max(ts) AS ts, "
     "arg_max(num, ts) AS num, arg_max(txt, ts) AS txt, arg_max(flag, ts) AS flag "
-    "FROM batch GROUP BY org_id, type_id, device_id, key) AS b "
+    "FROM batch GROUP BY device_id, key) AS b "
     "ON latest.device_id = b.device_id AND latest.key = b.key "
     "WHEN MATCHED AND b.ts >= latest.ts THEN UPDATE SET org_id = b.org_id, "
     "type_id = b.type_id, ts = b.ts, num = b.num, txt = b.txt, flag = b.flag "
     "WHEN NOT MATCHED THEN INSERT (org_id, type_id, device_id, key, ts, num, txt, flag) "
     "VALUES (b.org_id, b.type_id, b.device_id, b.key, b.ts, b.num, b.txt, b.flag)"
 )
+
+# after a crash, ``latest`` is rebuilt from ``readings``: the newest value per (device, key)
+_REBUILD_LATEST = (
+    "DELETE FROM latest; INSERT INTO latest SELECT arg_max(org_id, ts), arg_max(type_id, ts), "
+    "device_id, key, max(ts), arg_max(num, ts), arg_max(txt, ts), arg_max(flag, ts) "
+    "FROM readings GROUP BY device_id, key"
+)
+# merge the pending batches at once when this many readings wait, to bound memory
+MAX_PENDING_READINGS = 200_000
 
 _AGG_SQL = {
     "count": "count(*)",
@@ -87,6 +102,11 @@ class DuckDBTelemetryStore:
         self.path = path_from_url(url)
         self._conn: Any = None
         self._lock = asyncio.Lock()
+        # stored readings whose newest values are not yet merged into ``latest``: merging costs about
+        # as much as the append itself, and one merge of many batches costs about as much as one of a
+        # single batch, so it runs before ``latest`` is read, when many wait, and when the file closes
+        self._pending: list[Any] = []
+        self._pending_rows = 0
 
     async def open(self) -> None:
         """Open the DuckDB file (created if missing) and create the tables."""
@@ -103,8 +123,29 @@ class DuckDBTelemetryStore:
             ) from exc
         for statement in SCHEMA:
             await self.execute(statement)
+        await self._call(self._recover_latest)
         # the first append would otherwise pay about 1.5 s for DuckDB's Arrow scan set-up
         await self._call(self._warm_up)
+
+    def _recover_latest(self) -> None:
+        """Rebuild ``latest`` if the file was not closed cleanly, then mark it open (not clean)."""
+        rows = self._conn.execute("SELECT clean FROM latest_state").fetchall()
+        if rows and not rows[0][0]:
+            # batches waiting to be merged were lost with the process: recompute from readings
+            self._conn.execute(_REBUILD_LATEST)
+        # a file without the row was written by a version that kept latest up to date on every append
+        self._conn.execute("DELETE FROM latest_state; INSERT INTO latest_state VALUES (false)")
+
+    def _merge_latest(self) -> None:
+        """Merge the pending batches' newest values into ``latest`` in one statement."""
+        if not self._pending:
+            return
+        import pyarrow as pa
+
+        batch = pa.concat_tables(self._pending)  # noqa: F841 - found by DuckDB by its local name
+        self._conn.execute(_MERGE_LATEST)
+        self._pending.clear()
+        self._pending_rows = 0
 
     def _warm_up(self) -> None:
         import pyarrow as pa
@@ -148,7 +189,7 @@ class DuckDBTelemetryStore:
             # RETURNING; a resend breaks the primary key and aborts the whole transaction
             statements.append("INSERT INTO messages SELECT * FROM new_ids")
         if batch is not None:
-            statements += [_INSERT_READINGS, _MERGE_LATEST]
+            statements.append(_INSERT_READINGS)
         try:
             # one call for the whole transaction: the worker thread takes the GIL back once, not
             # after every statement (each retake can wait a switch interval on a busy event loop)
@@ -159,7 +200,17 @@ class DuckDBTelemetryStore:
         except Exception:
             self._rollback()
             raise
+        self._pend(batch)
         return fresh
+
+    def _pend(self, batch: Any) -> None:
+        """Keep a stored batch for the next merge into ``latest``; merge now if many wait."""
+        if batch is None:
+            return
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= MAX_PENDING_READINGS:
+            self._merge_latest()
 
     def _rollback(self) -> None:
         import duckdb
@@ -189,11 +240,11 @@ class DuckDBTelemetryStore:
             )
             if batch is not None:
                 self._conn.execute(_INSERT_READINGS)
-                self._conn.execute(_MERGE_LATEST)
             self._conn.commit()
         except Exception:
             self._rollback()
             raise
+        self._pend(batch)
         return fresh
 
     @staticmethod
@@ -302,10 +353,13 @@ class DuckDBTelemetryStore:
     async def latest(self, sel: Selection) -> list[Reading]:
         """Newest value of each (device, key) in the selection (time bounds ignored)."""
         clause, params = where(Selection(sel.org_id, sel.device_ids, sel.keys), lambda _: "?", _naive)
-        rows = await self.execute(
-            f"SELECT device_id, key, ts, num, txt, flag FROM latest {clause} ORDER BY device_id, key",  # noqa: S608
-            params,
-        )
+        sql = f"SELECT device_id, key, ts, num, txt, flag FROM latest {clause} ORDER BY device_id, key"  # noqa: S608
+
+        def merged_then_read() -> list[tuple[Any, ...]]:
+            self._merge_latest()
+            return self._run(sql, params)
+
+        rows = await self._call(merged_then_read)
         return [Reading(d, k, as_utc(ts), join_value(n, t, f)) for d, k, ts, n, t, f in rows]
 
     async def aggregate(
@@ -371,5 +425,15 @@ class DuckDBTelemetryStore:
     async def close(self) -> None:
         """Close the DuckDB file."""
         if self._conn is not None:
+            async with self._lock:
+                await asyncio.to_thread(self._close_cleanly)
             conn, self._conn = self._conn, None
             await asyncio.to_thread(conn.close)
+
+    def _close_cleanly(self) -> None:
+        """Merge what waits into ``latest`` and mark the file clean (no rebuild at the next open)."""
+        try:
+            self._merge_latest()
+            self._conn.execute("DELETE FROM latest_state; INSERT INTO latest_state VALUES (true)")
+        except Exception:  # the next open rebuilds latest from readings
+            log.exception("could not bring latest up to date before closing")

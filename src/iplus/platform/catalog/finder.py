@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +10,15 @@ from sqlalchemy import ColumnElement
 
 from iplus.core.clock import utcnow
 from iplus.infra.db.models_catalog import OfferVersion
-from iplus.platform.catalog.matching import Candidate, Match, Rejection, Requirement, check_requirement, match
+from iplus.platform.catalog.matching import (
+    REPUTATION,
+    Candidate,
+    Match,
+    Rejection,
+    Requirement,
+    check_requirement,
+    match,
+)
 from iplus.platform.catalog.spec import calendar_of, input_units, parse_qos
 from iplus.security.principal import Principal
 from iplus.virtual.taxonomy import Taxonomy
@@ -89,8 +98,12 @@ def candidate_of(version: OfferVersion) -> Candidate:
     )
 
 
+# (offer id, provider org id) pairs -> reputation per offer id, from the evaluation of past runs
+ReputationSource = Callable[[list[tuple[str, str]]], Awaitable[dict[str, float]]]
+
+
 async def match_offers(
-    offers: Offers, caller: Principal, req: Requirement
+    offers: Offers, caller: Principal, req: Requirement, reputation: ReputationSource | None = None
 ) -> tuple[list[Match], list[Rejection]]:
     """Match a requirement against the published offers of its type and sub-types."""
     check_requirement(req)
@@ -98,4 +111,8 @@ async def match_offers(
     required = offers.taxonomy.get(req.type).id
     req = replace(req, type=required)
     versions = await offers.published_of_types(caller, types)
-    return match(req, [candidate_of(v) for v in versions], lambda t: lineage(offers.taxonomy, t), utcnow())
+    candidates = [candidate_of(v) for v in versions]
+    if reputation is not None and req.weights.get(REPUTATION):
+        known = await reputation([(c.offer_id, c.org_id) for c in candidates])
+        candidates = [replace(c, reputation=known.get(c.offer_id)) for c in candidates]
+    return match(req, candidates, lambda t: lineage(offers.taxonomy, t), utcnow())

@@ -12,6 +12,9 @@ from iplus.core.errors import InvalidInput
 from iplus.platform.catalog.spec import BENEFIT, CRITERIA, Qos, Window, open_for
 
 EARTH_RADIUS_KM = 6371.0088
+# reputation (0-1, from evaluation of past runs) ranks candidates only when a weight asks for it
+REPUTATION = "reputation"
+RANKING = (*CRITERIA, REPUTATION)
 # the chain of type ids from a type up to the root of its taxonomy, the type first
 Lineage = Callable[[str], list[str]]
 
@@ -50,6 +53,14 @@ class Candidate:
     calendar: tuple[Window, ...] = ()
     latitude: float | None = None
     longitude: float | None = None
+    # Beta reputation from the evaluation of past runs; None: not looked up (counts as 0.5, no evidence)
+    reputation: float | None = None
+
+    def value(self, criterion: str) -> float:
+        """The candidate's value of one ranking criterion."""
+        if criterion == REPUTATION:
+            return 0.5 if self.reputation is None else self.reputation
+        return self.qos.criterion(criterion)
 
 
 @dataclass
@@ -84,8 +95,8 @@ def check_requirement(req: Requirement) -> None:
     if req.radius_km is not None and req.radius_km <= 0:
         problems.append("radius_km: more than 0")
     for name, w in req.weights.items():
-        if name not in CRITERIA:
-            problems.append(f"weights/{name}: unknown criterion (known: {', '.join(CRITERIA)})")
+        if name not in RANKING:
+            problems.append(f"weights/{name}: unknown criterion (known: {', '.join(RANKING)})")
         elif not math.isfinite(w) or w < 0:
             problems.append(f"weights/{name}: a finite number, at least 0")
     if req.weights and not problems and sum(req.weights.values()) <= 0:
@@ -101,7 +112,8 @@ def normalised_weights(weights: dict[str, float]) -> dict[str, float]:
     if not weights:
         return dict.fromkeys(CRITERIA, 1 / len(CRITERIA))
     total = sum(weights.values())
-    return {c: weights.get(c, 0.0) / total for c in CRITERIA}
+    named = RANKING if weights.get(REPUTATION) else CRITERIA
+    return {c: weights.get(c, 0.0) / total for c in named}
 
 
 def functional(req: Requirement, c: Candidate, lineage: Lineage) -> tuple[list[str] | None, str]:
@@ -161,20 +173,22 @@ def filters(req: Requirement, c: Candidate, now: datetime) -> tuple[list[dict[st
 def saw(candidates: Sequence[Candidate], weights: dict[str, float]) -> list[tuple[float, dict[str, Any]]]:
     """Score by simple additive weighting of min-max normalised criteria; per candidate the breakdown."""
     w = normalised_weights(weights)
-    values = {c: [cand.qos.criterion(c) for cand in candidates] for c in CRITERIA}
+    criteria = tuple(w)
+    values = {c: [cand.value(c) for cand in candidates] for c in criteria}
     bounds = {c: (min(v), max(v)) for c, v in values.items() if v}
     scored = []
     for i, _ in enumerate(candidates):
         breakdown: dict[str, Any] = {}
         score = 0.0
-        for c in CRITERIA:
+        for c in criteria:
             lo, hi = bounds[c]
             x = values[c][i]
             # equal values everywhere tell the candidates nothing apart: each gets the full mark
-            r = 1.0 if hi == lo else ((x - lo) / (hi - lo) if c in BENEFIT else (hi - x) / (hi - lo))
+            benefit = c in BENEFIT or c == REPUTATION
+            r = 1.0 if hi == lo else ((x - lo) / (hi - lo) if benefit else (hi - x) / (hi - lo))
             breakdown[c] = {
                 "value": x,
-                "kind": "benefit" if c in BENEFIT else "cost",
+                "kind": "benefit" if benefit else "cost",
                 "normalised": r,
                 "weight": w[c],
                 "contribution": w[c] * r,

@@ -1,0 +1,1 @@
+"""Agriculture domain: FAO-56 reference evapotranspiration and root-zone irrigation scheduling."""

@@ -1,0 +1,1 @@
+"""Public health and elderly care domain: the National Early Warning Score 2."""

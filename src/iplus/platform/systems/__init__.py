@@ -1,0 +1,1 @@
+"""Smart service systems: requirements as task graphs, QoS-aware selection, scheduling and run management."""
