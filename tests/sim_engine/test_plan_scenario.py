@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from iplus.core.errors import InvalidInput
-from iplus.engines.sim.plan import (
+from iplus.engines.sim.service_plan import (
     MIN_SAMPLES,
     PlanChoice,
     PlanLoop,

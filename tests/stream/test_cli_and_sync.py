@@ -96,3 +96,17 @@ async def test_after_a_restart_hysteresis_continues_from_the_stored_alarm(platfo
         await restarted.stop()
     cleared = (await p.client.get(f"/api/v1/alarms/{alarm['id']}", headers=a.auth)).json()
     assert cleared["status"] == "cleared" and cleared["value"] == 27.0
+
+
+async def test_a_new_devices_first_reading_meets_the_rules_that_select_its_type(platform: Platform) -> None:
+    p, a = platform, platform.a
+    caller = await acting_for(p.ctx, "Org A")
+    await p.ctx.rules.apply(
+        caller, HOT_YAML.replace("key: temp", "key: temp\nwhere: {type: room}"), "application/yaml"
+    )
+    await push(p, "room-0", await p.device(a, "room-0"), 20, "2026-01-01T00:00:00Z")  # the directory is read
+    # created after the engine read the directory: its very first reading is hot
+    token = await p.device(a, "room-9")
+    await push(p, "room-9", token, 35, "2026-01-01T00:00:01Z")
+    [alarm] = (await alarms(p.client, a, status="active"))["items"]
+    assert alarm["subject"] == "room-9" and alarm["value"] == 35.0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from iplus.core.errors import InvalidInput
-from iplus.engines.sim.plan import wilson
+from iplus.engines.sim.service_plan import wilson
 from iplus.platform.systems.aggregate import Option
 from iplus.platform.systems.forecast import forecast
 from iplus.platform.systems.history import QosHistory, from_promise

@@ -237,7 +237,7 @@ async def test_ratings_once_per_finished_task_and_validated(ws: World) -> None:
     assert bad.value.extra["errors"] == [
         "stars: an integer from 1 to 5",
         "comment: at most 2000 characters",
-        "attempt: an integer from 1",
+        "attempt: an integer from 1 to 1000000",
     ]
     with pytest.raises(InvalidInput):
         await w.systems.views.rate(w.user, run_id, "drill", True)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from iplus.core.errors import InvalidInput
 from iplus.platform.catalog.spec import Window
 from iplus.platform.systems.aggregate import Option
-from iplus.platform.systems.requirement import RequirementGraph, parse_requirement
+from iplus.platform.systems.requirement import Loop, RequirementGraph, parse_requirement
 from iplus.platform.systems.schedule import Resource, Schedule, schedule
 
 T0 = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)
@@ -180,7 +180,9 @@ def test_bad_input_names_every_problem() -> None:
         "resources/o/calendar/0: a Window with time zone aware start and end",
         "resources/o/busy/0/units: a whole number >= 1",
     ]
-    big = req({"loop": {"count": 1000, "do": {"sequence": [task(f"t{i}") for i in range(6)]}}})
+    # a parsed requirement never asks for this many; a graph built in code may
+    body = req({"sequence": [task(f"t{i}") for i in range(6)]})
+    big = RequirementGraph(name="big", root=Loop(body=body.root, count=1000))
     with pytest.raises(InvalidInput) as err:
         schedule(big, {f"t{i}": opt("o", 0.1) for i in range(6)}, {}, start=T0)
     assert err.value.extra["errors"] == [

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from types import ModuleType
+
 from fastapi import APIRouter, FastAPI
 
 from iplus import __version__
@@ -36,6 +40,17 @@ _ERRORS = {
 }
 
 
+def domain_routes() -> list[ModuleType]:
+    """The domain applications' API modules: every ``iplus.api.routes.domain_<name>`` with a ``router``."""
+    import iplus.api.routes
+
+    return [
+        importlib.import_module(f"iplus.api.routes.{m.name}")
+        for m in sorted(pkgutil.iter_modules(iplus.api.routes.__path__), key=lambda m: m.name)
+        if m.name.startswith("domain_")
+    ]
+
+
 def create_app(ctx: Context) -> FastAPI:
     """Build the FastAPI app for ``ctx``: everything under /api/v1, errors as problem+json."""
     app = FastAPI(
@@ -67,6 +82,7 @@ def create_app(ctx: Context) -> FastAPI:
         catalog,
         virtual,
         systems,
+        *domain_routes(),
     ):
         api.include_router(module.router)
     app.include_router(api)

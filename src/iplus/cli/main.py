@@ -1,6 +1,8 @@
 """The ``iplus`` command: up, migrate, org, user; the bootstrap hands in how to build the platform."""
 
 import asyncio
+import importlib
+import pkgutil
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -132,6 +134,12 @@ def build_cli(build: BuildContext, build_asgi: BuildAsgi) -> typer.Typer:
     virtual.register(app, build)
     catalog.register(app, build)
     systems.register(app, build)
+    # the domain applications' commands: every iplus.cli.domain_<name> module registers its own
+    import iplus.cli
+
+    for found in sorted(pkgutil.iter_modules(iplus.cli.__path__), key=lambda m: m.name):
+        if found.name.startswith("domain_"):
+            importlib.import_module(f"iplus.cli.{found.name}").register(app, build)
     return app
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from iplus.apps.demo import DemoTenants, seed_demo, start_demo
+from iplus.apps.lifecycle import start_domains, stop_domains
 from iplus.cli.main import BuildAsgi, BuildContext, out, print_line, run_async
 from iplus.config import Settings
 from iplus.core.errors import ConfigurationError, NotFound
@@ -106,6 +107,7 @@ def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> No
                 await upgrade(ctx.db)
                 await ctx.start()  # backends first: accounts are made only once the platform can run
                 logins = await first_logins(ctx, demo)
+                await start_domains(ctx)
                 if demo:
                     tenants = await demo_tenants(ctx)
                     await seed_demo(ctx, tenants)
@@ -136,6 +138,7 @@ def register(app: typer.Typer, build: BuildContext, build_asgi: BuildAsgi) -> No
                 for feed in feeds:
                     feed.cancel()
                 await asyncio.gather(*feeds, return_exceptions=True)
+                await stop_domains(ctx)
                 await ctx.stop()
 
         _run(work, fast_loop=True)

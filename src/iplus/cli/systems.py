@@ -30,6 +30,8 @@ def _read_json(file: Path) -> Any:
         raise InvalidInput(f"cannot read {file}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{file} is not JSON: {str(exc).splitlines()[0]}") from exc
+    except RecursionError as exc:  # Python's reader gives up on a few thousand open brackets
+        raise InvalidInput(f"{file} is not JSON (nested too deeply)") from exc
 
 
 def _choices(pairs: list[str]) -> dict[str, int]:

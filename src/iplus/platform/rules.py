@@ -33,6 +33,8 @@ from iplus.platform.rule_catalogue import RuleCatalogue
 from iplus.security.principal import Principal
 
 log = logging.getLogger(__name__)
+# messages held per organisation while its device directory is read; past this they run at once
+MAX_HELD = 100_000
 
 
 class RuleService(RuleCatalogue):
@@ -47,6 +49,8 @@ class RuleService(RuleCatalogue):
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refreshing: set[str] = set()
+        # organisation -> messages waiting for the device directory to be read again
+        self._held: dict[str, list[Message]] = {}
         self._loaded: set[str] = set()
         self._stamps: dict[str, tuple[int, int, str]] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -91,6 +95,7 @@ class RuleService(RuleCatalogue):
         await self._queue.join()
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._queue.join()  # held messages released by a task may have raised alarms
 
     async def _watch(self, seconds: float = 2.0) -> None:
         while True:
@@ -123,7 +128,29 @@ class RuleService(RuleCatalogue):
 
     # data path -----------------------------------------------------------------------
     def on_messages(self, messages: list[Message]) -> None:
-        """Ingest listener: run the rules synchronously, hand alarms and actions to the worker."""
+        """Ingest listener: run the rules synchronously, hand alarms and actions to the worker.
+
+        A device the engine does not know yet (created since the directory was read) holds its
+        organisation's messages back until the directory is read again: otherwise rules that select
+        devices by type or tag would skip a new device's first readings. Held messages keep their order.
+        """
+        devices = self.engine.devices
+        ready: list[Message] = []
+        for m in messages:
+            held = self._held.get(m.org_id)
+            if held is None and m.device_id not in devices and m.org_id in self._loaded:
+                held = self._held[m.org_id] = []
+                self._refreshing.add(m.org_id)
+                self._spawn(self._refresh_then_release(m.org_id))
+            if held is not None and len(held) < MAX_HELD:
+                held.append(m)
+            else:
+                ready.append(m)
+        self._run(ready)
+
+    def _run(self, messages: list[Message]) -> None:
+        if not messages:
+            return
         derived: list[Derived] = []
         signals = self.engine.process(messages, derived)
         for d in derived:
@@ -138,13 +165,18 @@ class RuleService(RuleCatalogue):
                         "ts": from_us(d.ts).isoformat(),
                     },
                 )
-        devices = self.engine.devices
-        for m in messages:
-            if m.device_id not in devices and m.org_id in self._loaded and m.org_id not in self._refreshing:
-                self._refreshing.add(m.org_id)
-                self._spawn(self._refresh_devices(m.org_id))
         if signals:
             self._queue.put_nowait(signals)
+
+    async def _refresh_then_release(self, org_id: str) -> None:
+        try:
+            await self._refresh_devices(org_id)
+        finally:
+            held = self._held.pop(org_id, [])
+            try:
+                self._run(held)
+            except Exception:  # like any listener failure: logged, ingest goes on
+                log.exception("rules could not process %d held messages", len(held))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

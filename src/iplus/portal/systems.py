@@ -45,14 +45,19 @@ def _errors(exc: IplusError) -> list[str]:
     return [str(e) for e in listed] if isinstance(listed, list) and listed else [exc.detail]
 
 
-def _json_field(raw: str, name: str, problems: list[str]) -> Any:
-    if not raw.strip():
-        return None
+def _loads(raw: str, name: str, problems: list[str]) -> Any:
+    """The JSON text read, or None with the problem named."""
     try:
         return json.loads(raw)
     except ValueError as exc:
         problems.append(f"{name}: not JSON ({exc})")
-        return None
+    except RecursionError:  # Python's reader gives up on a few thousand open brackets
+        problems.append(f"{name}: not JSON (nested too deeply)")
+    return None
+
+
+def _json_field(raw: str, name: str, problems: list[str]) -> Any:
+    return _loads(raw, name, problems) if raw.strip() else None
 
 
 def _scalar(raw: str, kind: type[int] | type[float]) -> Any:
@@ -126,10 +131,7 @@ async def construct(request: Request, principal: Session) -> Response:
         if not document.strip():
             problems.append("requirement: build the task graph above, paste its JSON or upload a file")
         else:
-            try:
-                doc = json.loads(document)
-            except ValueError as exc:
-                problems.append(f"requirement: not JSON ({exc})")
+            doc = _loads(document, "requirement", problems)
     shown = document[:MAX_DOCUMENT]
     if problems:
         return _builder(request, principal, shown, problems, 422)
@@ -278,9 +280,11 @@ async def start_run(request: Request, principal: Session, system_id: str) -> Res
             problems, status = _errors(exc), exc.status
         else:
             return RedirectResponse(f"/portal/runs/{run_id}", status_code=303)
-    if plan_number is None:
-        system = await context_of(request).systems.get(principal, system_id)
-        plan_number = max((p["number"] for p in system["plans"]), default=1)
+    system = await context_of(request).systems.get(principal, system_id)
+    numbers = [p["number"] for p in system["plans"]]
+    if plan_number not in numbers:
+        # the page to show the problems on: the plan asked for if it exists, else the newest
+        plan_number = max(numbers, default=1)
     return await _plan_page(request, principal, system_id, plan_number, problems, status, fields)
 
 

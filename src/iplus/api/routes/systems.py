@@ -22,7 +22,9 @@ TaskKey = Annotated[
 class RunIn(BaseModel):
     """Commit to a plan: which plan, choice branches to take, a seed for the others, order inputs."""
 
-    plan: int | None = Field(default=None, ge=1, description="plan number; the newest when left out")
+    plan: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="plan number; the newest when left out"
+    )
     choices: Any = Field(
         default=None, description='{"graph/sequence/2/choice": 1}: the branch (0-based) a choice takes'
     )

@@ -28,6 +28,8 @@ REL_TOL = 1e-9
 # best and worst closer than this (relative) tell the plans nothing apart: everyone gets the full mark
 SAME = 1e-12
 COST_CRITERIA = frozenset({"time", "cost"})
+# a time or cost past this would overflow the sums over a graph's executions (or CP-SAT's integers)
+MAX_VALUE = 1e15
 LOG_CRITERIA = frozenset({"reliability", "availability"})
 
 
@@ -60,6 +62,8 @@ def option_problems(option: Option, where: str) -> list[str]:
             problems.append(f"{where}/{name}: a finite number")
         elif name in COST_CRITERIA and v < 0:
             problems.append(f"{where}/{name}: at least 0")
+        elif name in COST_CRITERIA and v > MAX_VALUE:
+            problems.append(f"{where}/{name}: at most {MAX_VALUE:g}")
         elif name not in COST_CRITERIA and not 0 <= v <= 1:
             problems.append(f"{where}/{name}: from 0 to 1")
     return problems

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iplus.core.clock import as_utc, utcnow
 from iplus.core.errors import IplusError, NotFound
 from iplus.infra.db.engine import Database
-from iplus.infra.db.models_catalog import OfferVersion, ServiceOrder
+from iplus.infra.db.models_catalog import Offer, OfferVersion, ServiceOrder
 from iplus.infra.db.models_systems import ServiceRun, ServiceRunTask, ServiceSystem
-from iplus.platform.catalog.orders import Orders
+from iplus.platform.catalog.orders import OCCUPYING, Orders
 from iplus.platform.catalog.spec import Window, calendar_of
 from iplus.platform.systems.aggregate import Option
 from iplus.platform.systems.requirement import RequirementGraph, parse_requirement
@@ -29,9 +30,9 @@ from iplus.platform.systems.rungraph import IN_FLIGHT, check_run_move
 from iplus.platform.systems.runstate import (
     Ledger,
     currencies,
+    free_window,
     latest,
     lock_run,
-    next_window,
     option_json,
     order_times,
     owner_of,
@@ -43,6 +44,9 @@ from iplus.security.principal import Principal
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 200
 MAX_ATTEMPTS = 20
+# a claim to dispatch a task outlives the placing of its order by far; one this old was left by a
+# process that stopped half-way, and the task may be dispatched again
+CLAIM_TTL = timedelta(minutes=5)
 # re-select the services of some tasks: (run owner, requirement, pinned tasks, excluded offers) -> plan
 Reselect = Callable[
     [Principal, RequirementGraph, Mapping[str, Option], Mapping[str, set[str]]], Awaitable[Plan]
@@ -217,31 +221,63 @@ class RunDriver:
 
     # dispatch ------------------------------------------------------------------------
     async def _dispatch_ready(self, run_id: str, now: datetime | None) -> bool:
+        at = as_utc(now or utcnow()).replace(microsecond=0)
         async with self.db.transaction() as s:
-            run = await s.scalar(select(ServiceRun).where(ServiceRun.id == run_id))
+            # claimed under the run's lock: another process settling the same run skips these tasks
+            # instead of ordering them a second time while this one places their orders
+            run = await lock_run(s, run_id)
             if run is None or run.status != "running":
                 return False
             current = latest(await self.rows(s, run_id))
+            claimed = utcnow()
+            stale = claimed - CLAIM_TTL
             ready = [
                 r
                 for r in current.values()
-                if r.state == "pending" and all(current[k].state == "done" for k in r.after if k in current)
+                if r.state == "pending"
+                and (r.dispatched_at is None or as_utc(r.dispatched_at) < stale)
+                and all(current[k].state == "done" for k in r.after if k in current)
             ]
             if not ready:
                 return False
-            calendars = {}
             for r in ready:
-                version = await s.scalar(
-                    select(OfferVersion).where(
-                        OfferVersion.offer_id == r.offer_id, OfferVersion.version == r.offer_version
+                r.dispatched_at = claimed
+            wanted = sorted({r.offer_id for r in ready})
+            # the order is for the version published now: its calendar and capacity decide the window
+            versions = {
+                v.offer_id: v
+                for v in await s.scalars(
+                    select(OfferVersion)
+                    .join(
+                        Offer,
+                        (Offer.id == OfferVersion.offer_id)
+                        & (Offer.published_version == OfferVersion.version),
                     )
+                    .where(Offer.id.in_(wanted), Offer.stage == "published")
                 )
-                calendars[r.id] = calendar_of(version.calendar) if version is not None else ()
+            }
+            # accepted work holds capacity; so do this run's own orders not yet answered
+            own = [r.order_id for r in current.values() if r.state in IN_FLIGHT and r.order_id]
+            held = await s.execute(
+                select(ServiceOrder.offer_id, ServiceOrder.window_start, ServiceOrder.window_end).where(
+                    ServiceOrder.offer_id.in_(wanted),
+                    ServiceOrder.window_end > at,
+                    or_(
+                        ServiceOrder.status.in_(OCCUPYING),
+                        and_(ServiceOrder.id.in_(own), ServiceOrder.status == "requested"),
+                    ),
+                )
+            )
+            busy: dict[str, list[Window]] = {}
+            for offer_id, start, end in held.all():
+                busy.setdefault(offer_id, []).append(Window(start, end))
             principal, inputs = owner_of(run), dict(run.inputs)
-        placed: dict[str, tuple[str, Window, int] | str] = {}
+        placed: dict[str, tuple[str, Window, int, str] | str] = {}
         for r in ready:
-            at = as_utc(now or utcnow()).replace(microsecond=0)
-            window = next_window(calendars[r.id], at, float(r.option["time_h"]))
+            version = versions.get(r.offer_id)
+            calendar = calendar_of(version.calendar) if version is not None else ()
+            capacity = version.capacity if version is not None else math.inf
+            window = free_window(calendar, busy.get(r.offer_id, []), capacity, at, float(r.option["time_h"]))
             if window is None:
                 placed[r.id] = (
                     f"offer {r.offer_id}'s calendar has no window of {r.option['time_h']:g} h from now on"
@@ -253,7 +289,9 @@ class RunDriver:
                 problems = exc.extra.get("errors")
                 placed[r.id] = exc.detail + (f" ({'; '.join(map(str, problems))})" if problems else "")
                 continue
-            placed[r.id] = (order.id, window, order.offer_version)
+            # the next task ordered from the same offer in this round must not take the same slot
+            busy.setdefault(r.offer_id, []).append(window)
+            placed[r.id] = (order.id, window, order.offer_version, r.offer_id)
         stray: list[str] = []
         async with self.db.transaction() as s:
             run = await lock_run(s, run_id)
@@ -261,16 +299,22 @@ class RunDriver:
             rows = {r.id: r for r in await self.rows(s, run_id)}
             for row_id, outcome in placed.items():
                 row = rows[row_id]
+                # still this round's claim: not moved on, re-planned or claimed again by anyone else since
+                ours = (
+                    row.state == "pending"
+                    and row.dispatched_at is not None
+                    and as_utc(row.dispatched_at) == claimed
+                )
                 if isinstance(outcome, str):
-                    if run.status == "running":
+                    if run.status == "running" and ours:
                         row.reason = f"dispatch failed: {outcome}"
                         self.ledger.move(
                             s, run, row, "failed", f"task {row.key} could not be dispatched: {outcome}"
                         )
                     continue
-                order_id, window, published = outcome
-                if run.status != "running":
-                    # another process ended the run while the order was being placed: take it back
+                order_id, window, published, offer_id = outcome
+                if run.status != "running" or not ours or row.offer_id != offer_id:
+                    # the run ended, or the task moved on, while the order was being placed: take it back
                     stray.append(order_id)
                     continue
                 # the order is for the version published now, which may be newer than the plan's
@@ -306,6 +350,7 @@ class RunDriver:
             except IplusError as exc:  # it ended meanwhile: the order's own state tells what happened
                 refused[order_id] = exc.detail
         now = utcnow()
+        late: list[str] = []
         async with self.db.transaction() as s:
             run = await lock_run(s, run_id)
             assert run is not None
@@ -324,7 +369,13 @@ class RunDriver:
                 elif row.state in ("pending", *IN_FLIGHT):
                     if row.order_id in refused:
                         row.reason = refused[row.order_id]
+                    elif row.state in IN_FLIGHT and row.order_id and row.order_id not in open_orders:
+                        # ordered by another process after the open orders were read: cancelled below
+                        late.append(row.order_id)
                     self.ledger.move(s, run, row, "cancelled", f"task {row.key} cancelled")
             run.status, run.ended_at, run.reason = status, now, reason[:2000]
             self.ledger.event(s, run, status, f"run {status}: {reason}")
         self.ledger.flush(run_id)
+        for order_id in late:
+            with contextlib.suppress(IplusError):  # it ended meanwhile: nothing is left open
+                await self.orders.move(principal, order_id, "cancelled", reason[:2000])

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from iplus.core.errors import InvalidInput
-from iplus.engines.sim.plan import (
+from iplus.engines.sim.runner import check_replications, t_quantile
+from iplus.engines.sim.service_plan import (
     PlanChoice,
     PlanLoop,
     PlanNode,
@@ -20,7 +21,6 @@ from iplus.engines.sim.plan import (
     simulate,
     wilson,
 )
-from iplus.engines.sim.runner import check_replications, t_quantile
 from iplus.platform.systems.aggregate import Option, option_problems
 from iplus.platform.systems.history import QosHistory, from_promise, history_problems
 from iplus.platform.systems.requirement import Choice, Node, Parallel, RequirementGraph, Sequence, Task

@@ -97,14 +97,15 @@ class Reputations:
         execution_key = getattr(ServiceExecution, column)
         rating_key = getattr(ServiceRating, column)
         async with self.db.transaction() as s:
+            # an organisation's runs of its own offers vouch for nothing: they are no one else's evidence
             runs = await s.execute(
                 select(execution_key, ServiceExecution.success, ServiceExecution.finished_at).where(
-                    execution_key.in_(wanted)
+                    execution_key.in_(wanted), ServiceExecution.org_id != ServiceExecution.provider_org_id
                 )
             )
             rates = await s.execute(
                 select(rating_key, ServiceRating.stars, ServiceRating.created_at).where(
-                    rating_key.in_(wanted)
+                    rating_key.in_(wanted), ServiceRating.org_id != ServiceRating.provider_org_id
                 )
             )
             executions = runs.all()

@@ -18,9 +18,16 @@ MAX_TASKS = 200
 MAX_DEPTH = 32
 MAX_LOOP = 1000
 MAX_NAME = 200
-# loops multiply: without a cap, nested loops of 1000 would ask for 10^96 executions to plan and simulate
-MAX_RUNS = 100_000
+# a run's deadline is a date: a century keeps it far inside what dates can hold
+MAX_DEADLINE_H = 876_000
+# loops multiply: without a cap, nested loops of 1000 would ask for 10^96 executions to plan and simulate.
+# A run stores one row per task instance, so the longest way through the graph is capped at what a run
+# holds; the schedule reserves every branch of a choice, so their sum is capped at what it solves in time.
+MAX_RUNS = 2000
+MAX_SCHEDULED = 5000
 PROBABILITY_TOLERANCE = 1e-9
+# PostgreSQL stores no NUL in text: refused here with its path rather than by the store without one
+NUL = "no NUL characters"
 # weights already summing to 1 this closely are kept as given, so parse(json(r)) == r bit for bit
 WEIGHT_SUM_TOLERANCE = 1e-12
 
@@ -134,6 +141,19 @@ def max_runs(node: Node) -> int:
     return node.count * max_runs(node.body)
 
 
+def scheduled_runs(node: Node) -> int:
+    """Task executions a schedule reserves: loops unrolled, every branch of a choice counted."""
+    if isinstance(node, Task):
+        return 1
+    if isinstance(node, Sequence):
+        return sum(scheduled_runs(s) for s in node.steps)
+    if isinstance(node, Parallel):
+        return sum(scheduled_runs(b) for b in node.branches)
+    if isinstance(node, Choice):
+        return sum(scheduled_runs(b) for _, b in node.branches)
+    return node.count * scheduled_runs(node.body)
+
+
 def _number(value: Any) -> float | None:
     # bool is an int in Python but never a number in a requirement
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -172,6 +192,8 @@ class _Parser:
         if too_low or (high is not None and value > high):
             if high is None:
                 self.bad(where, f"{'more than' if strict_low else 'at least'} {_fmt(low)}")
+            elif strict_low:
+                self.bad(where, f"more than {_fmt(low)} and at most {_fmt(high)}")
             else:
                 self.bad(where, f"from {_fmt(low)} to {_fmt(high)}")
             return None
@@ -236,6 +258,9 @@ class _Parser:
         if not isinstance(capability, str) or not capability.strip() or len(capability) > 200:
             self.bad(f"{path}/capability", "required, a capability type id")
             ok = False
+        elif "\x00" in capability:
+            self.bad(f"{path}/capability", NUL)
+            ok = False
         parameters: dict[str, str | None] = {}
         raw_params = raw.get("parameters", {})
         if raw_params is None:
@@ -250,6 +275,9 @@ class _Parser:
                     ok = False
                 elif unit is not None and (not isinstance(unit, str) or not unit or len(unit) > 50):
                     self.bad(f"{path}/parameters/{name}", "a unit of 1 to 50 characters, or null")
+                    ok = False
+                elif "\x00" in name or (unit is not None and "\x00" in unit):
+                    self.bad(f"{path}/parameters/{name}", NUL)
                     ok = False
                 else:
                     parameters[name] = unit
@@ -358,7 +386,7 @@ class _Parser:
         if raw.get("budget") is not None and raw.get("currency") is None:
             self.bad(f"{path}/currency", "required with a budget")
         return GlobalConstraints(
-            deadline_h=self.bounded(raw, "deadline_h", path, 0, None, strict_low=True),
+            deadline_h=self.bounded(raw, "deadline_h", path, 0, MAX_DEADLINE_H, strict_low=True),
             budget=self.bounded(raw, "budget", path, 0, None, strict_low=False),
             min_reliability=self.bounded(raw, "min_reliability", path, 0, 1, strict_low=False),
             min_availability=self.bounded(raw, "min_availability", path, 0, 1, strict_low=False),
@@ -380,12 +408,16 @@ class _Parser:
                 self.bad(f"weights/{name}", "a finite number, at least 0")
             else:
                 values[name] = value
-        total = math.fsum(values.values())
         if len(values) != len(raw):
             return {}
-        if total <= 0:
+        top = max(values.values(), default=0.0)
+        if top <= 0:
             self.bad("weights", "at least one must be more than 0")
             return {}
+        if top > 1e300:
+            # weights near the float maximum would overflow their sum: only their ratios matter
+            values = {a: v / top for a, v in values.items()}
+        total = math.fsum(values.values())
         if abs(total - 1) <= WEIGHT_SUM_TOLERANCE:
             return {a: values.get(a, 0.0) for a in ATTRIBUTES}
         return {a: values.get(a, 0.0) / total for a in ATTRIBUTES}
@@ -406,13 +438,21 @@ def parse_requirement(doc: Any) -> RequirementGraph:
     name = doc.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
         p.bad("name", f"required, 1 to {MAX_NAME} characters")
+    elif "\x00" in name:
+        p.bad("name", NUL)
     root = p.node(doc["graph"], "graph", 1) if "graph" in doc else None
     if "graph" not in doc:
         p.bad("graph", "required, a node")
     if p.task_count > MAX_TASKS:
         p.bad("graph", f"at most {MAX_TASKS} tasks, found {p.task_count}")
     elif root is not None and (runs := max_runs(root)) > MAX_RUNS:
-        p.bad("graph", f"at most {MAX_RUNS:,} task executions in all (loops multiply), found {runs:,}")
+        p.bad("graph", f"at most {MAX_RUNS:,} task executions in a run (loops multiply), found {runs:,}")
+    elif root is not None and (reserved := scheduled_runs(root)) > MAX_SCHEDULED:
+        p.bad(
+            "graph",
+            f"at most {MAX_SCHEDULED:,} task executions to schedule (loops unrolled, every choice branch), "
+            f"found {reserved:,}",
+        )
     constraints = p.global_constraints(doc.get("constraints"))
     weights = p.weights(doc.get("weights"))
     if p.problems or root is None:

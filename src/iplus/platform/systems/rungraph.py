@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iplus.core.errors import Conflict, InvalidInput
-from iplus.platform.systems.requirement import Choice, Loop, Node, Parallel, Sequence, Task
+from iplus.platform.systems.requirement import MAX_RUNS, Choice, Loop, Node, Parallel, Sequence, Task
 
 TASK_STATES = ("pending", "dispatched", "running", "done", "failed", "cancelled", "compensated")
 TASK_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -37,7 +37,8 @@ RUN_TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
 }
 IN_FLIGHT = frozenset({"dispatched", "running"})
-MAX_INSTANCES = 2000
+# the longest way through a parsed requirement: every run of one fits
+MAX_INSTANCES = MAX_RUNS
 
 
 def check_task_move(state: str, to: str, what: str = "task") -> None:

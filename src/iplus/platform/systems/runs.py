@@ -16,15 +16,19 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any
 
+import jsonschema
 from sqlalchemy import select
 
 from iplus.core.clock import as_utc, utcnow
 from iplus.core.errors import Conflict, InvalidInput, IplusError, NotFound
+from iplus.core.jsondoc import json_problems
 from iplus.core.roles import Scope
 from iplus.infra.bus import EventBus, Subscription
 from iplus.infra.db.engine import Database
+from iplus.infra.db.models_catalog import Offer, OfferVersion
 from iplus.infra.db.models_systems import ServicePlan, ServiceRun, ServiceRunTask, ServiceSystem
-from iplus.platform.catalog.orders import Orders
+from iplus.platform.catalog.orders import MAX_PARAMETERS_BYTES, Orders
+from iplus.platform.knowledge.algorithms import instance_problems
 from iplus.platform.systems.driver import Reselect, RunDriver
 from iplus.platform.systems.requirement import parse_requirement
 from iplus.platform.systems.rungraph import IN_FLIGHT, check_given, unroll
@@ -42,6 +46,8 @@ from iplus.security.principal import Principal
 log = logging.getLogger(__name__)
 __all__ = ["SLA_RULE", "Runs", "latest", "option_json"]
 DEFAULT_SLACK = 0.5
+# plan numbers count up from 1; far beyond any real count, and within every store's integers
+MAX_PLAN = 1_000_000
 
 
 class Runs:
@@ -174,6 +180,10 @@ class Runs:
     ) -> str:
         """Commit to a stored plan: unroll its graph, store the run and dispatch the first tasks."""
         caller.require_scope(Scope.WRITE)
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_PLAN
+        ):
+            raise InvalidInput("the run cannot start", errors=[f"plan: a plan number from 1 to {MAX_PLAN}"])
         async with self.db.transaction() as s:
             system = await s.scalar(
                 select(ServiceSystem).where(
@@ -185,7 +195,7 @@ class Runs:
             stmt = select(ServicePlan).where(ServicePlan.system_id == system.id)
             stmt = (
                 stmt.where(ServicePlan.number == number)
-                if number
+                if number is not None
                 else stmt.order_by(ServicePlan.number.desc())
             )
             plan = await s.scalar(stmt.limit(1))
@@ -211,6 +221,11 @@ class Runs:
                 problems.append(f"inputs/{task_id}: not a task of the requirement")
             elif not isinstance(params, dict):
                 problems.append(f"inputs/{task_id}: an object of parameter values")
+            elif bad := json_problems(params, f"inputs/{task_id}"):
+                # stored with the run and sent with its orders: what the orders would refuse, refused now
+                problems += bad
+            elif len(str(params)) > MAX_PARAMETERS_BYTES:
+                problems.append(f"inputs/{task_id}: at most {MAX_PARAMETERS_BYTES:,} characters")
         margin = self.slack if slack is None else slack
         if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin <= 10:
             problems.append("slack: a number from 0 to 10 (share of the promised time a task may overrun)")
@@ -223,6 +238,10 @@ class Runs:
         drawn_seed = secrets.randbelow(2**31) if seed is None else seed
         # reproducible draws, not secrets: the seed is stored with the run
         instances, outcomes = unroll(req.root, random.Random(drawn_seed), given)  # noqa: S311
+        # inputs the planned offers refuse would fail every dispatch and exclude offers that did no wrong
+        used = {inst.task.id: plan.choice[inst.task.id]["offer_id"] for inst in instances}
+        if misfits := await self._misfits(used, values):
+            raise InvalidInput("the inputs do not fit the planned offers", errors=misfits)
         now = utcnow()
         async with self.db.transaction() as s:
             run = ServiceRun(
@@ -282,6 +301,29 @@ class Runs:
         await self.sync(run_id)
         return run_id
 
+    async def _misfits(self, used: dict[str, str], values: dict[str, Any]) -> list[str]:
+        """Why each task's inputs do not fit the input schema of its planned offer as published now."""
+        async with self.db.transaction() as s:
+            rows = await s.execute(
+                select(Offer.id, OfferVersion.inputs)
+                .join(
+                    OfferVersion,
+                    (OfferVersion.offer_id == Offer.id) & (OfferVersion.version == Offer.published_version),
+                )
+                .where(Offer.id.in_(sorted(set(used.values()))), Offer.stage == "published")
+            )
+            schemas: dict[str, Any] = {offer_id: inputs for offer_id, inputs in rows.all()}
+        problems = []
+        for task_id, offer_id in used.items():
+            # an offer no longer published is replaced when its task is dispatched: nothing to check here
+            if offer_id in schemas:
+                validator = jsonschema.Draft202012Validator(schemas[offer_id])
+                found = instance_problems(validator, values.get(task_id, {}))
+                for p in found:
+                    where, _, why = p.partition(": ")
+                    problems.append(f"inputs/{task_id}{'' if where == '/' else where}: {why}")
+        return list(dict.fromkeys(problems))
+
     # the reconciliation --------------------------------------------------------------
     async def sync(self, run_id: str, now: datetime | None = None) -> None:
         """Bring the run up to date with its orders; re-select, dispatch and finish as needed."""
@@ -294,8 +336,11 @@ class Runs:
     async def cancel(self, caller: Principal, run_id: str, reason: str = "") -> None:
         """The owner cancels a running run."""
         caller.require_scope(Scope.WRITE)
-        if len(reason) > 2000:
-            raise InvalidInput("reason: at most 2000 characters")
+        if not isinstance(reason, str) or len(reason) > 2000 or "\x00" in reason:
+            # stored with the run and its orders: PostgreSQL keeps no NUL characters
+            raise InvalidInput(
+                "the run cannot be cancelled", errors=["reason: a text of at most 2000 characters, no NUL"]
+            )
         async with self.db.transaction() as s:
             run = await s.scalar(
                 select(ServiceRun).where(ServiceRun.id == run_id, ServiceRun.org_id == caller.org_id)

@@ -64,15 +64,23 @@ def order_times(order: ServiceOrder) -> dict[str, datetime]:
     return times
 
 
-def next_window(calendar: tuple[Window, ...], now: datetime, duration_h: float) -> Window | None:
-    """The earliest window of ``duration_h`` from ``now`` on that the calendar allows (empty: always open)."""
+def free_window(
+    calendar: tuple[Window, ...], busy: list[Window], capacity: float, now: datetime, duration_h: float
+) -> Window | None:
+    """The earliest window of ``duration_h`` from ``now`` on inside one calendar window (empty: always
+    open) that fewer than ``capacity`` of the ``busy`` windows overlap - what accepting the order needs."""
     length = timedelta(hours=max(duration_h, 1 / 60))
-    if not calendar:
-        return Window(now, now + length)
-    for w in sorted(calendar, key=lambda w: w.start):
-        start = max(as_utc(w.start), now)
-        if start + length <= as_utc(w.end):
-            return Window(start, start + length)
+    opens = [(as_utc(w.start), as_utc(w.end)) for w in calendar]
+    held = [(as_utc(w.start), as_utc(w.end)) for w in busy]
+    # the earliest fit starts now, when a calendar window opens or when a booking ends: moving any other
+    # fit earlier to the latest of those before it keeps it inside its window and overlaps no more
+    starts = sorted({now, *(a for a, _ in opens if a > now), *(b for _, b in held if b > now)})
+    for t in starts:
+        end = t + length
+        if opens and not any(a <= t and end <= b for a, b in opens):
+            continue
+        if sum(1 for a, b in held if a < end and b > t) < capacity:
+            return Window(t, end)
     return None
 
 

@@ -15,6 +15,7 @@ from iplus.core.clock import utcnow
 from iplus.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from iplus.core.roles import Role, Scope
 from iplus.infra.db.engine import Database
+from iplus.infra.db.models_catalog import ServiceOrder
 from iplus.infra.db.models_systems import (
     ServiceRating,
     ServiceRun,
@@ -23,11 +24,13 @@ from iplus.infra.db.models_systems import (
     ServiceSystem,
 )
 from iplus.platform.systems.rungraph import RUN_STATES
-from iplus.platform.systems.runstate import lock_run
+from iplus.platform.systems.runstate import lock_run, order_times
 from iplus.security.principal import Principal
 
 RATED_STATES = frozenset({"done", "failed", "compensated"})
 MAX_COMMENT = 2000
+# attempts count up from 1; far beyond any real count, and within every store's integers
+MAX_ATTEMPT = 1_000_000
 
 
 def visible(caller: Principal) -> ColumnElement[bool]:
@@ -197,8 +200,10 @@ class RunViews:
             problems.append(f"comment: at most {MAX_COMMENT} characters")
         elif "\x00" in comment:
             problems.append("comment: no NUL characters")
-        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1):
-            problems.append("attempt: an integer from 1")
+        if attempt is not None and (
+            isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= MAX_ATTEMPT
+        ):
+            problems.append(f"attempt: an integer from 1 to {MAX_ATTEMPT}")
         if problems:
             raise InvalidInput("the rating is not valid", errors=problems)
         async with self.db.transaction() as s:
@@ -221,8 +226,17 @@ class RunViews:
                 raise NotFound(
                     f"run {run_id} has no dispatched task {key}" + (f" attempt {attempt}" if attempt else "")
                 )
+            if row.provider_org_id == run.org_id:
+                raise Conflict(f"task {key} was done by your own offer: no one rates its own work")
             if row.state not in RATED_STATES:
                 raise Conflict(f"task {key} is {row.state}: rate it once it has finished")
+            order = await s.scalar(select(ServiceOrder).where(ServiceOrder.id == row.order_id))
+            if row.state == "failed" and (order is None or "accepted" not in order_times(order)):
+                # a refusal (or an order cancelled before the provider answered) is no broken promise
+                raise Conflict(
+                    f"task {key} (attempt {row.attempt}): the provider did not take the work on, "
+                    "so there is nothing of its to rate"
+                )
             if await s.scalar(select(ServiceRating.id).where(ServiceRating.run_task_id == row.id)):
                 raise Conflict(f"task {key} (attempt {row.attempt}) is already rated")
             rating = ServiceRating(

@@ -15,13 +15,23 @@ from ortools.sat.python import cp_model
 
 from iplus.core.errors import InvalidInput
 from iplus.platform.catalog.spec import Window
-from iplus.platform.systems.requirement import Choice, Loop, Node, Parallel, RequirementGraph, Sequence, Task
+from iplus.platform.systems.requirement import (
+    MAX_SCHEDULED,
+    Loop,
+    Node,
+    Parallel,
+    RequirementGraph,
+    Sequence,
+    Task,
+    scheduled_runs,
+)
 
 if TYPE_CHECKING:
     from iplus.platform.systems.aggregate import Option
 
-# Task executions (loop bodies unrolled, every choice branch reserved) one schedule may hold.
-MAX_EXECUTIONS = 5000
+# Task executions (loop bodies unrolled, every choice branch reserved) one schedule may hold: as many as a
+# parsed requirement may ask for.
+MAX_EXECUTIONS = MAX_SCHEDULED
 # Share of the time limit for the makespan; the rest tightens the sum of end times.
 FIRST_PHASE = 0.7
 
@@ -125,15 +135,7 @@ class _Graph:
 
 def count_executions(node: Node) -> int:
     """Executions to schedule: loops unrolled, every choice branch counted."""
-    if isinstance(node, Task):
-        return 1
-    if isinstance(node, Sequence):
-        return sum(count_executions(s) for s in node.steps)
-    if isinstance(node, Parallel):
-        return sum(count_executions(b) for b in node.branches)
-    if isinstance(node, Choice):
-        return sum(count_executions(b) for _, b in node.branches)
-    return node.count * count_executions(node.body)
+    return scheduled_runs(node)
 
 
 def minutes(hours: float) -> int:
@@ -441,6 +443,19 @@ def schedule(
         horizon = max(s + graph.executions[i].minutes for i, s in greedy.items())
         offers = {k: _offer(r, start, horizon) for k, r in used.items()}
 
+    # dates end with year 9999: a timetable running past it cannot be written (nor kept)
+    last = int((datetime(9999, 12, 31, tzinfo=start.tzinfo) - start).total_seconds() // 60)
+    if horizon > last:
+        work = sum(e.minutes for e in graph.executions) / 60
+        return Schedule(
+            "infeasible",
+            f"the timetable would end after year 9999 ({work:,.0f} h of work one after another)",
+            None,
+            [],
+            None,
+            round((time.perf_counter() - began) * 1000, 3),
+        )
+
     def answer(status: str, reason: str | None, items: list[ScheduleItem], span: int | None) -> Schedule:
         makespan_h = (
             None if span is None else (start + timedelta(minutes=span) - requested).total_seconds() / 3600
@@ -471,7 +486,8 @@ def schedule(
     if greedy is not None:
         for i, var in model.starts.items():
             model.model.add_hint(var, greedy[i])
-    status, solver = model.solve(time_limit_s * FIRST_PHASE)
+    # building the model counts against the limit too (seconds for thousands of executions)
+    status, solver = model.solve(time_limit_s * FIRST_PHASE - (time.perf_counter() - began))
     if status == cp_model.INFEASIBLE:
         remaining = time_limit_s - (time.perf_counter() - began)
         return answer("infeasible", _diagnose(graph, offers, horizon, max(remaining, 1.0)), [], None)
@@ -488,7 +504,8 @@ def schedule(
         )
     # the tie-break gets what is left of its share of the time; the status speaks of the makespan
     remaining = time_limit_s - (time.perf_counter() - began)
-    values = _earliest(graph, offers, horizon, values, min(remaining, time_limit_s * (1 - FIRST_PHASE)))
+    if remaining > 0.1:
+        values = _earliest(graph, offers, horizon, values, min(remaining, time_limit_s * (1 - FIRST_PHASE)))
     items = []
     for i, e in enumerate(graph.executions):
         at = start + timedelta(minutes=values[i])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iplus.core.clock import utcnow
@@ -29,6 +31,7 @@ from iplus.platform.systems.forecast import forecast
 from iplus.platform.systems.reports import Reports
 from iplus.platform.systems.reputation import LAMBDA, Reputations
 from iplus.platform.systems.requirement import (
+    MAX_SCHEDULED,
     Choice,
     Loop,
     Node,
@@ -36,10 +39,11 @@ from iplus.platform.systems.requirement import (
     RequirementGraph,
     Sequence,
     Task,
+    max_runs,
     parse_requirement,
     requirement_json,
 )
-from iplus.platform.systems.runs import Runs, option_json
+from iplus.platform.systems.runs import MAX_PLAN, Runs, option_json
 from iplus.platform.systems.runviews import RunViews
 from iplus.platform.systems.schedule import Resource, schedule
 from iplus.platform.systems.selection import Plan
@@ -47,6 +51,20 @@ from iplus.platform.systems.selection import select as select_plan
 from iplus.security.principal import Principal
 
 FORECAST_REPLICATIONS = 500
+# simulated task executions per forecast (about 2 s of GIL-bound SimPy on one core): a long graph gets
+# fewer replications, never fewer than FORECAST_MIN; the forecast answers how many it ran
+FORECAST_WORK = 200_000
+FORECAST_MIN = 50
+# offers turned down by matching listed per task in a plan's ranking (the first ones, by the catalog's order)
+MAX_REJECTED_LISTED = 50
+# selection, schedule and forecast run on threads of their own: a burst of constructions queues for
+# these instead of taking every thread of the loop's default executor, which logins share
+SOLVER_THREADS = 2
+T = TypeVar("T")
+# the catalog takes any finite time and price; the schedule counts minutes in 64-bit integers and the
+# selection sums prices over up to MAX_RUNS executions, so offers past these are left out with why
+MAX_PLANNED_TIME_H = 10 * 366 * 24.0
+MAX_PLANNED_PRICE = 1e12
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,24 @@ def infeasible(explanation: list[str], ranking: dict[str, list[dict[str, Any]]])
     )
 
 
+def beyond_planning(time_h: float, price: float) -> str | None:
+    """Why an offer's declared time or price is more than planning can hold (None when it is not)."""
+    if not time_h <= MAX_PLANNED_TIME_H:
+        return (
+            f"time {time_h:g} h is more than the {MAX_PLANNED_TIME_H:,.0f} h (ten years) "
+            "one execution may be planned for"
+        )
+    if not price <= MAX_PLANNED_PRICE:
+        return f"price {price:g} is more than {MAX_PLANNED_PRICE:g}, beyond planning"
+    return None
+
+
+def forecast_replications(req: RequirementGraph) -> int:
+    """Replications for a plan's forecast: FORECAST_REPLICATIONS, fewer for long graphs."""
+    per_run = max(1, max_runs(req.root))
+    return max(FORECAST_MIN, min(FORECAST_REPLICATIONS, FORECAST_WORK // per_run))
+
+
 def _finite(value: Any) -> Any:
     """JSON has no NaN or infinity: such a value is stored as null."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -144,6 +180,7 @@ class Systems:
         self.runs = Runs(db, orders, bus, self.reselect, slack=slack, interval_s=sla_interval_s)
         self.views = RunViews(db)
         self.reports = Reports(db, self.reputations)
+        self._pool: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
         """Follow running runs and check their SLAs."""
@@ -152,6 +189,17 @@ class Systems:
     async def stop(self) -> None:
         """Stop following runs."""
         await self.runs.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """Run solver work on the systems' own threads, off the event loop."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(SOLVER_THREADS, thread_name_prefix="iplus-systems")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, functools.partial(fn, *args, **kw)
+        )
 
     # candidates ----------------------------------------------------------------------
     def _check_types(self, req: RequirementGraph) -> None:
@@ -180,25 +228,31 @@ class Systems:
         pairs = {(m.candidate.offer_id, m.candidate.org_id) for ms, _ in found.values() for m in ms}
         reputation = await self.reputations.for_options(pairs)
         for task_id, (matches, rejections) in found.items():
-            options[task_id] = [
-                Option(
-                    offer_id=m.candidate.offer_id,
-                    version=m.candidate.version,
-                    org_id=m.candidate.org_id,
-                    title=m.candidate.title,
-                    time_h=m.candidate.qos.time_h,
-                    cost=m.candidate.qos.price,
-                    reliability=m.candidate.qos.reliability,
-                    availability=m.candidate.qos.availability,
-                    reputation=reputation.get(m.candidate.offer_id, 0.5),
-                    capacity=max(1, int(m.candidate.qos.capacity)),
-                )
-                for m in matches
-            ]
             rejected[task_id] = [
                 {"offer_id": r.candidate.offer_id, "version": r.candidate.version, "reason": r.reason}
                 for r in rejections
             ]
+            options[task_id] = []
+            for m in matches:
+                c = m.candidate
+                if why := beyond_planning(c.qos.time_h, c.qos.price):
+                    rejected[task_id].append({"offer_id": c.offer_id, "version": c.version, "reason": why})
+                    continue
+                options[task_id].append(
+                    Option(
+                        offer_id=c.offer_id,
+                        version=c.version,
+                        org_id=c.org_id,
+                        title=c.title,
+                        time_h=c.qos.time_h,
+                        cost=c.qos.price,
+                        reliability=c.qos.reliability,
+                        availability=c.qos.availability,
+                        reputation=reputation.get(c.offer_id, 0.5),
+                        # more units than executions to schedule are as good as unlimited
+                        capacity=max(1, min(MAX_SCHEDULED, int(c.qos.capacity))),
+                    )
+                )
         return options, rejected
 
     async def reselect(
@@ -211,7 +265,7 @@ class Systems:
         """Select again for a running system: done tasks pinned, failed offers excluded, reputations fresh."""
         # a pinned task keeps its service even if it has left the pools since: selection takes it as given
         options, _ = await self.candidates(caller, req)
-        return await asyncio.to_thread(
+        return await self._off_loop(
             select_plan, req, options, fixed=fixed, excluded=excluded, time_limit_s=self.time_limit_s
         )
 
@@ -249,6 +303,14 @@ class Systems:
             doc = system.requirement
         built = await self._build(caller, parse_requirement(doc))
         async with self.db.transaction() as s:
+            # write first: SQLite then holds its write lock before reading the count, so two plans made
+            # at once are numbered in turn (PostgreSQL locks the row either way)
+            await s.execute(
+                update(ServiceSystem)
+                .where(ServiceSystem.id == system_id)
+                .values(plans=ServiceSystem.plans)
+                .execution_options(synchronize_session=False)
+            )
             system = await s.scalar(
                 select(ServiceSystem).where(ServiceSystem.id == system_id).with_for_update()
             )
@@ -272,21 +334,26 @@ class Systems:
                 explanation, {t.id: [dict(r, chosen=False) for r in rejected[t.id]] for t in empty}
             )
         else:
-            plan = await asyncio.to_thread(select_plan, req, options, time_limit_s=self.time_limit_s)
+            plan = await self._off_loop(select_plan, req, options, time_limit_s=self.time_limit_s)
+            # the offers matching turned down belong to "why not" as much as the ones selection left out
+            for t in req.tasks():
+                plan.ranking.setdefault(t.id, []).extend(
+                    dict(r, chosen=False, note=f"turned down by matching: {r['reason']}")
+                    for r in rejected[t.id][:MAX_REJECTED_LISTED]
+                )
         timetable = outlook = None
         if plan.status in ("optimal", "feasible"):
             start = utcnow().replace(second=0, microsecond=0)
             resources = await self._resources(plan.choice.values(), start)
             timetable = (
-                await asyncio.to_thread(
+                await self._off_loop(
                     schedule, req, plan.choice, resources, start=start, time_limit_s=self.time_limit_s
                 )
             ).to_json()
             histories = await self.reputations.histories(o.offer_id for o in plan.choice.values())
+            replications = forecast_replications(req)
             outlook = (
-                await asyncio.to_thread(
-                    forecast, req, plan.choice, histories, replications=FORECAST_REPLICATIONS, seed=0
-                )
+                await self._off_loop(forecast, req, plan.choice, histories, replications=replications, seed=0)
             ).to_json()
         return Built(plan, timetable, outlook, await self._currencies(plan.choice.values()))
 
@@ -410,6 +477,9 @@ class Systems:
     async def plan(self, caller: Principal, system_id: str, number: int) -> dict[str, Any]:
         """One plan of a system, whole."""
         await self.get(caller, system_id)
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_PLAN:
+            # past every store's integers too: no plan has such a number
+            raise NotFound(f"system {system_id} has no plan {number}")
         async with self.db.transaction() as s:
             row = await s.scalar(
                 select(ServicePlan).where(ServicePlan.system_id == system_id, ServicePlan.number == number)
