@@ -57,7 +57,7 @@ services:
 	bash scripts/services.sh
 
 test: $(VENV)/.dev test-deps assets services lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: $(VENV)/.dev services
 	$(BIN)/python -m bench
