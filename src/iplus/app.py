@@ -17,7 +17,7 @@ from iplus.access.mqtt import MqttChannel
 from iplus.access.registry import Registry
 from iplus.access.twin import Twins
 from iplus.api.app import create_app
-from iplus.apps.registry import register_algorithms
+from iplus.apps.registry import register_algorithms, register_scenarios
 from iplus.cli.main import build_cli
 from iplus.config import Settings
 from iplus.core.errors import ConfigurationError
@@ -135,6 +135,7 @@ def build_context(settings: Settings, *, search_path: str | None = None) -> Cont
     algorithms = AlgorithmRegistry()
     register_builtin(algorithms)
     register_algorithms(algorithms)
+    register_scenarios()
     knowledge = Knowledge(db)
     attach_builtin_targets(knowledge, db, algorithms)
     twins = Twins(db, telemetry, registry, bus, notify=mqtt.send_desired)

@@ -2,12 +2,16 @@
 rounding: half a unit of the last printed digit, widened where the paper chains rounded intermediates).
 
 Example 17 is the monthly one (Bangkok, April, 5.72 mm/day) and Example 18 the daily one (Brussels,
-6 July, 3.9 mm/day) in the paper; Example 19 is hourly (N'Diaye, Senegal, 1 October).
+6 July, 3.9 mm/day) in the paper; Example 19 is hourly (N'Diaye, Senegal, 1 October). The inputs and
+printed results of Examples 17 and 18 (T, u2, es, ea, delta, gamma, Rn, G, Ra, Rso and ET0) agree with those an
+independent open-source implementation (PyETo's test suite) transcribes from the paper. Chapter 3's
+examples (pressure, vapour pressure, radiation, soil heat flux, wind) check the building blocks one by one.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -155,6 +159,49 @@ def test_example_19_hourly_ndiaye_night() -> None:
             solar_radiation=0.0,
         )
     assert err.value.extra["errors"][0].startswith("/night_rs_rso:")
+
+
+@pytest.mark.parametrize(
+    ("example", "computed", "printed", "digits"),
+    [
+        # Example 2: z = 1,800 m -> P = 81.8 kPa, gamma = 0.054 kPa/°C
+        ("2 P", lambda: et0.pressure(1800), 81.8, 1),
+        ("2 gamma", lambda: et0.psychrometric_constant(81.8), 0.054, 3),
+        # Example 3: Tmax 24.5, Tmin 15 °C -> e°(Tmax) 3.075, e°(Tmin) 1.705, es 2.39 kPa
+        ("3 e(Tmax)", lambda: et0.saturation_vapour_pressure(24.5), 3.075, 3),
+        ("3 e(Tmin)", lambda: et0.saturation_vapour_pressure(15), 1.705, 3),
+        (
+            "3 es",
+            lambda: (et0.saturation_vapour_pressure(24.5) + et0.saturation_vapour_pressure(15)) / 2,
+            2.39,
+            2,
+        ),
+        # Example 5: e°(18) = 2.064, e°(25) = 3.168 kPa, RHmax 82 %, RHmin 54 % -> ea 1.70 kPa
+        ("5 e(Tmin)", lambda: et0.saturation_vapour_pressure(18), 2.064, 3),
+        ("5 e(Tmax)", lambda: et0.saturation_vapour_pressure(25), 3.168, 3),
+        ("5 ea", lambda: (2.064 * 82 / 100 + 3.168 * 54 / 100) / 2, 1.70, 2),
+        # Example 8: 20°S, 3 September (J = 246) -> dr 0.985, δ 0.120, ωs 1.527, Ra 32.2 MJ/m²/day
+        ("8 dr", lambda: et0.inverse_distance(246), 0.985, 3),
+        ("8 declination", lambda: et0.declination(246), 0.120, 3),
+        ("8 ws", lambda: et0.sunset_hour_angle(math.radians(-20), et0.declination(246)), 1.527, 3),
+        ("8 Ra", lambda: et0.ra_daily(math.radians(-20), 246), 32.2, 1),
+        # Example 9: the same day -> N = 24 ωs / π = 11.7 hours
+        (
+            "9 N",
+            lambda: 24 / math.pi * et0.sunset_hour_angle(math.radians(-20), et0.declination(246)),
+            11.7,
+            1,
+        ),
+        # Example 13: G of April from the mean air temperatures of March (14.1 °C) and May (18.8 °C) -> 0.33
+        ("13 G", lambda: et0.monthly_soil_heat_flux(16.1, 14.1, 18.8), 0.33, 2),
+        # Example 14: 3.2 m/s at 10 m -> u2 = 2.4 m/s
+        ("14 u2", lambda: et0.wind_at_2m(3.2, 10), 2.4, 1),
+        # Example 17: Δ at 30.2 °C = 0.246 kPa/°C
+        ("17 delta", lambda: et0.slope(30.2), 0.246, 3),
+    ],
+)
+def test_chapter_3_worked_examples(example: str, computed: Any, printed: float, digits: int) -> None:
+    assert close(computed(), printed, digits), (example, computed(), printed)
 
 
 def test_terms_add_up_and_the_wind_at_two_metres_is_taken_as_is() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -101,9 +102,13 @@ def test_publish_find_order_accept_and_follow_the_twin(platform: Running, artifa
 
         provider.click("nav >> text=Services")
         provider.click("text=Orders")
-        row = provider.locator("#incoming-orders tr", has_text="requested")
+        # the demo region's own orders (completed by the platform) share the table: pick this one's row
+        order_id = order_url.rstrip("/").rsplit("/", 1)[-1]
+        row = provider.locator(f"#incoming-orders tr[data-order='{order_id}']")
         row.locator("button", has_text="Accept").click()
-        expect(provider.locator("#incoming-orders .status")).to_have_text("accepted")
+        expect(provider.locator(f"#incoming-orders tr[data-order='{order_id}'] .status")).to_have_text(
+            "accepted"
+        )
 
         # the machine reports over HTTP; the user's open order page follows without a reload
         device = httpx.Client(
@@ -133,7 +138,8 @@ def test_publish_find_order_accept_and_follow_the_twin(platform: Running, artifa
         operator = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
         login(operator, "operator")
         operator.click("nav >> text=Services")
-        expect(operator.locator("#pool-stats")).to_contain_text("completed: 1")
+        # the demo region's own orders (reports and advice the platform delivered) are counted too
+        expect(operator.locator("#pool-stats")).to_contain_text(re.compile(r"completed: [1-9]"))
         operator.click("#offer-results >> text=Titanium milling on Mill E2E")
         operator.fill("#operator-actions input[name=reason]", "SLA missing")
         operator.click("#suspend")

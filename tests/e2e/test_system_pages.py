@@ -70,8 +70,12 @@ def test_build_plan_run_work_and_rate(platform: Running, artifacts: Path) -> Non
         user.click("nav >> text=Systems")
         user.click("#new-system")
 
-        # the builder: two tasks in the top sequence, the JSON follows every edit
+        # the builder: two tasks in the top sequence, the JSON follows every edit; wait for the script to
+        # have drawn the sample first, or an edit typed before it runs is lost to the sample's values
+        expect(user.locator("#builder-tree .node").first).to_be_visible()
+        expect(user.locator("[data-global=name]")).to_have_value("Night maintenance")
         user.fill("[data-global=name]", "Bracket job")
+        expect(user.locator("[data-global=name]")).to_have_value("Bracket job")
         user.fill("[data-global=deadline_h]", "24")
         add_task = "#builder-tree [data-path=graph] > .actions [data-add=task]"
         user.click(add_task)

@@ -75,6 +75,17 @@ def test_simulation_page_runs_plots_and_compares(platform: Running, artifacts: P
         assert five < three  # the same demand spread over more chargers
         expect(page.locator(".sim-compare .chart canvas")).to_have_count(6)
         page.screenshot(path=str(artifacts / "portal-simulation-compare.png"), full_page=True)
+
+        # a domain's own scenario kind, registered by its package, runs from the same form
+        page.goto(f"{platform.base_url}/portal/simulation")
+        page.select_option("#kind", "health.escalation_response")
+        page.fill('[id="p.health.escalation_response.caregivers"]', "3")
+        page.fill("#name", "night shift")
+        page.click("#start-run")
+        expect(page.locator("#run-status")).to_have_text("succeeded", timeout=60_000)
+        expect(page.locator('.kpis tr[data-kpi="high_within_target"]')).to_be_visible()
+        expect(page.locator('.kpis tr[data-kpi="utilisation"]')).to_be_visible()
+        page.screenshot(path=str(artifacts / "portal-simulation-domain.png"), full_page=True)
         browser.close()
     assert not errors, errors
     # the refused form is the only failed request (no missing script, style or data)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from iplus.apps.registry import register_scenarios
 from iplus.core.errors import InvalidInput
 from iplus.engines.sim import kind, kinds, plan, run_inline, run_replication, validate
 from iplus.engines.sim.intersection import timing, webster_cycle
+from iplus.engines.sim.runner import origin
 
 
 def _mean(kind_name: str, params: dict[str, object], key: str, *, reps: int = 4, seed: int = 3) -> float:
@@ -139,8 +141,11 @@ def test_intersection_flow_is_conserved_and_delay_grows_with_the_cycle() -> None
 
 
 def test_same_seed_same_result_other_seed_other_result() -> None:
-    for name in kinds():
-        params = validate(name, {"horizon": 2000.0, "warmup": 100.0})
+    register_scenarios()
+    for name, scenario in kinds().items():
+        # the engine's kinds on a short horizon; the domains' kinds (their own time units) at their defaults
+        given = {"horizon": 2000.0, "warmup": 100.0} if origin(name) is None else scenario.schema.defaults()
+        params = validate(name, given)
         a, b, c = (run_replication(name, params, s) for s in (7, 7, 8))
         assert a == b, name
         assert a.kpis != c.kpis, name
@@ -253,6 +258,7 @@ def test_unknown_kind_bad_sweep_and_replications_are_refused() -> None:
 def test_every_kind_publishes_a_json_schema_with_units_and_defaults() -> None:
     import jsonschema
 
+    register_scenarios()
     for name, scenario in kinds().items():
         described = scenario.describe()
         schema = described["parameters"]
@@ -260,7 +266,7 @@ def test_every_kind_publishes_a_json_schema_with_units_and_defaults() -> None:
         jsonschema.validate(scenario.schema.defaults(), schema)
         validate(name, scenario.schema.defaults())
         assert all("unit" in p and "default" in p for p in schema["properties"].values())
-        assert schema["properties"]["horizon"]["unit"] in {"min", "h", "s"}
+        assert schema["properties"]["horizon"]["unit"] in {"min", "h", "s", "d"}
 
 
 def _webster_delay(c: float, g: float, q: float, s: float) -> float:
@@ -294,3 +300,19 @@ def test_intersection_delay_is_near_websters_formula(params: dict[str, object]) 
         expected = _webster_delay(t["cycle"], t["greens"][ph], q / 3600, s / 3600)
         simulated = point.kpis[f"a{i}_mean_delay"]["mean"]
         assert simulated == pytest.approx(expected, rel=0.12), (i, simulated, expected)
+
+
+@pytest.mark.parametrize("horizon", [60.0, 7.0, 1234.567])
+def test_a_run_samples_exactly_200_points_at_multiples_of_the_step(horizon: float) -> None:
+    params = validate("queueing_station", {"horizon": horizon, "warmup": 0.0})
+    times = run_replication("queueing_station", params, 1).series["t"]
+    step = horizon / 200
+    assert len(times) == 200
+    assert times == [k * step for k in range(200)]
+
+
+def test_a_huge_integer_is_refused_with_a_reason_not_an_overflow() -> None:
+    for param in ("servers", "arrival_rate"):  # an integer and a number parameter
+        with pytest.raises(InvalidInput) as err:
+            validate("queueing_station", {param: 10**400})
+        assert err.value.extra["errors"] == [{"param": param, "reason": "must be finite (too large)"}]

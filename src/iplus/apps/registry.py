@@ -1,13 +1,16 @@
-"""The domain packages, found by their manifests, and the algorithms they register.
+"""The domain packages, found by their manifests, and the algorithms and simulation scenarios they register.
 
 Every package ``iplus.apps.<domain>`` with a ``manifest.toml`` is a domain. Its manifest says what it is and
 lists the ids of the algorithms it registers; its ``algorithms`` module holds them in ``ALGORITHMS``. The
 two must agree, so a manifest can be read (by people, the portal or a catalogue) without importing code.
+A package with a ``scenarios`` module lists its simulation scenario kinds there in ``SCENARIOS``, each named
+``<domain>.<kind>``.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import tomllib
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from importlib import resources
 
 import iplus.apps
 from iplus.core.errors import ConfigurationError
+from iplus.engines.sim.runner import register
 from iplus.platform.knowledge.algorithms import Algorithm, AlgorithmRegistry
 
 MANIFEST = "manifest.toml"
@@ -98,3 +102,18 @@ def register_algorithms(registry: AlgorithmRegistry) -> None:
     for manifest in domain_manifests():
         for algorithm in domain_algorithms(manifest):
             registry.register(algorithm)
+
+
+def register_scenarios() -> list[str]:
+    """Register the simulation scenario kinds of every domain package that has a ``scenarios`` module.
+
+    A module that fails to import, or a kind not named ``<domain>.<kind>``, stops the start with a
+    ConfigurationError naming the module; none of that module's kinds is registered.
+    """
+    names: list[str] = []
+    for manifest in domain_manifests():
+        module = f"{manifest.package}.scenarios"
+        if importlib.util.find_spec(module) is None:
+            continue
+        names += register(module, prefix=f"{manifest.id}.")
+    return names

@@ -1,8 +1,10 @@
 """``iplus offer`` and ``iplus order``: the service catalog from the command line."""
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from iplus.cli.devices import acting_for
 from iplus.cli.main import BuildContext, out, table, with_context
@@ -95,3 +97,68 @@ def register(app: typer.Typer, build: BuildContext) -> None:
             out.print(f"{total} order(s)")
 
         with_context(build, work)
+
+    @order_app.command("show")
+    def order_show(
+        org: Annotated[str, typer.Option(help="Organisation name (the ordering or the providing one).")],
+        order: Annotated[str, typer.Argument(help="Order id.")],
+        as_json: Annotated[bool, typer.Option("--json", help="The deliverable as JSON only.")] = False,
+    ) -> None:
+        """One order: status, history and the provider's deliverable."""
+
+        async def work(ctx: Context) -> None:
+            caller = await acting_for(ctx, org)
+            found = await ctx.orders.get(caller, order)
+            deliverable = await ctx.orders.deliverables.find(caller, order)
+            if as_json:
+                content = deliverable.content if deliverable else None
+                out.print(json.dumps(content, indent=2, ensure_ascii=False), markup=False)
+                return
+            out.print(
+                f"order {found.id}: {found.status} (offer {found.offer_id} v{found.offer_version}), "
+                f"window {found.window_start.isoformat(timespec='minutes')} - "
+                f"{found.window_end.isoformat(timespec='minutes')}",
+                markup=False,
+            )
+            out.print(f"parameters: {json.dumps(found.parameters, ensure_ascii=False)}", markup=False)
+            for h in found.history:
+                out.print(
+                    f"  {h['at'][:19]}  {h['status']:<11} by {h['by']}  {h.get('reason', '')}", markup=False
+                )
+            if deliverable is None:
+                out.print("no deliverable")
+                return
+            _print_deliverable(deliverable.title, deliverable.content)
+
+        with_context(build, work)
+
+
+def _plain(value: Any) -> Text:
+    """A cell shown as it is: a provider's text is not rich markup (``[/x]`` would stop the command)."""
+    return Text("-" if value is None else str(value))
+
+
+def _print_deliverable(title: str, doc: dict[str, Any]) -> None:
+    """The deliverable's key figures and tables; its series and the rest as JSON."""
+    out.print(f"deliverable: {title}", markup=False)
+    if doc.get("summary"):
+        out.print(str(doc["summary"]), markup=False)
+    figures = doc.get("figures") or []
+    if figures:
+        t = table("figure", "value", "unit")
+        for f in figures:
+            t.add_row(_plain(f.get("label", "")), _plain(f.get("value")), _plain(f.get("unit") or ""))
+        out.print(t)
+    for part in doc.get("tables") or []:
+        t = table()
+        for c in part.get("columns", []):
+            t.add_column(_plain(c), header_style="bold")
+        t.title = _plain(part.get("title", ""))
+        for row in part.get("rows", []):
+            t.add_row(*[_plain(v) for v in row])
+        out.print(t)
+    for series in doc.get("series") or []:
+        lines = ", ".join(str(line.get("label")) for line in series.get("lines", []))
+        out.print(
+            f"series {series.get('title', '')}: {len(series.get('x', []))} points ({lines})", markup=False
+        )

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from iplus.apps.registry import register_scenarios
 from iplus.cli.devices import acting_for
 from iplus.cli.main import BuildContext, err, fail, out, table, with_context
 from iplus.core.errors import InvalidInput
@@ -100,6 +101,7 @@ def register(app: typer.Typer, build: BuildContext) -> None:
     @sim_app.command("scenarios")
     def scenarios(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
         """List the scenario kinds and their parameters (unit, default, bounds)."""
+        register_scenarios()  # the domains' kinds too: this command does not start the platform
         described = [k.describe() for k in kinds().values()]
         if as_json:
             out.print(json.dumps(described, indent=2), markup=False)

@@ -226,6 +226,9 @@ async def _offer_page(
             "type": s.get("type"),
             "unit": s.get("unit", ""),
             "required": n in (view.version.inputs.get("required") or []),
+            "enum": [str(v) for v in s["enum"]] if isinstance(s.get("enum"), list) else None,
+            "pattern": s.get("pattern"),
+            "description": str(s.get("description") or "")[:300],
         }
         for n, s in (view.version.inputs.get("properties") or {}).items()
         if isinstance(s, dict)
@@ -315,14 +318,16 @@ async def move_order(request: Request, principal: Session, order_id: str) -> Res
 
 @router.get("/portal/orders/{order_id}")
 async def order_page(request: Request, principal: Session, order_id: str) -> Response:
-    """One order: status, history, progress and the grounding devices' live state."""
-    live = await context_of(request).orders.live(principal, order_id)
+    """One order: status, history, progress, the grounding devices' live state and the deliverable."""
+    orders = context_of(request).orders
+    live = await orders.live(principal, order_id)
     order = live["order"]
     return render(
         request,
         "order.html",
         principal,
         order=order,
+        deliverable=await orders.deliverables.find(principal, order_id),
         devices=live["devices"],
         is_provider=order.provider_org_id == principal.org_id,
         is_user=order.org_id == principal.org_id,

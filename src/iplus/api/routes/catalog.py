@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, Field
 
 from iplus.api.deps import ContextDep, ObjectId, Reader, Writer
 from iplus.api.routes.catalog_io import (
@@ -29,6 +30,7 @@ from iplus.api.routes.catalog_io import (
 )
 from iplus.core.errors import Forbidden
 from iplus.core.roles import Role
+from iplus.platform.catalog.deliverables import deliverable_dict
 from iplus.platform.catalog.finder import OfferQuery, match_offers
 from iplus.platform.catalog.orders import window_of
 from iplus.platform.catalog.spec import Window
@@ -178,6 +180,41 @@ async def get_order(ctx: ContextDep, caller: Reader, order_id: ObjectId) -> Orde
 async def move_order(ctx: ContextDep, caller: Writer, order_id: ObjectId, body: OrderMoveIn) -> OrderOut:
     """requested -> accepted | rejected -> in_progress -> completed (or cancelled / failed); else 409."""
     return order_out(await ctx.orders.move(caller, order_id, body.status, body.reason))
+
+
+class DeliverableIn(BaseModel):
+    """A provider's deliverable: the document, and whether to complete the order with it."""
+
+    content: dict[str, Any] = Field(description="the JSON document; its `title` names it")
+    complete: bool = Field(False, description="complete the order in the same step")
+    reason: str = Field("", max_length=2000)
+
+
+class DeliverableOut(BaseModel):
+    """An order's deliverable."""
+
+    order_id: str
+    title: str
+    size: int = Field(description="bytes of the JSON document")
+    created_at: str
+    content: dict[str, Any]
+
+
+@router.get("/orders/{order_id}/deliverable", response_model=DeliverableOut)
+async def get_deliverable(ctx: ContextDep, caller: Reader, order_id: ObjectId) -> DeliverableOut:
+    """What the provider delivered with the order (ordering and providing organisation only); 404 if none."""
+    return DeliverableOut(**deliverable_dict(await ctx.orders.deliverables.get(caller, order_id)))
+
+
+@router.put("/orders/{order_id}/deliverable", response_model=DeliverableOut)
+async def put_deliverable(
+    ctx: ContextDep, caller: Writer, order_id: ObjectId, body: DeliverableIn
+) -> DeliverableOut:
+    """The provider attaches the deliverable of an order in progress (and may complete it at once)."""
+    found = await ctx.orders.deliverables.attach(
+        caller, order_id, body.content, complete=body.complete, reason=body.reason
+    )
+    return DeliverableOut(**deliverable_dict(found))
 
 
 @router.get("/catalog/statistics")

@@ -8,6 +8,10 @@ probes on the simulated water balance, drives the tractor, answers valve command
 end of every replayed day asks the scheduler for each field's decision - which opens the valves through
 the platform when a field is due. On an empty store the day before the start (30 June) is filled in
 first, so a decision can be asked for at once.
+
+``seed`` also publishes the farm's irrigation advisory in the catalog; once the station has a complete
+day, ``feed`` orders one advisory as the demo user (once), so the user's orders page shows it completed with
+its deliverable.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from iplus.access.codec import decode_values
 from iplus.access.registry import DeviceSpec
+from iplus.apps.agriculture import service
 from iplus.apps.agriculture.farm_sim import (
     SimField,
     Tractor,
@@ -42,8 +49,10 @@ from iplus.apps.demo import DemoTenants
 from iplus.core.clock import utcnow
 from iplus.core.errors import NotFound
 from iplus.core.roles import Role, Scope
+from iplus.infra.db.models_catalog import ServiceOrder
 from iplus.infra.db.models_virtual import VirtualThing
 from iplus.infra.telemetry import Message, Selection, to_us
+from iplus.platform.catalog.spec import Window
 from iplus.platform.context import Context
 from iplus.security.principal import Principal
 from iplus.virtual.spec import ThingSpec
@@ -170,6 +179,40 @@ async def seed(ctx: Context, tenants: DemoTenants) -> None:
     trace = Traceability(ctx.db)
     if not await trace.batches(p, limit=1):
         await _demo_batch(trace, p, fields[0].id)
+    await service.publish_advisory(ctx, p, farm.id)
+
+
+# the demo user's advisory: maize in mid-season (planted in April) on a silt loam, drip-irrigated, half dry
+DEMO_ADVISORY = {
+    "crop": "maize",
+    "season_day": 80,
+    "soil": "silt_loam",
+    "root_depth": 0.5,
+    "area_ha": 6.0,
+    "method": "drip",
+    "soil_moisture": 0.22,
+}
+
+
+async def order_advisory(ctx: Context, tenants: DemoTenants) -> None:
+    """Once: the demo user orders the farm's irrigation advisory; the platform fulfils it at once."""
+    farm = await _thing(ctx, acting(tenants.provider_org_id), "farm", FARM)
+    if farm is None:
+        return  # the operator removed the farm: no advisory to order
+    offer_id = await service.publish_advisory(ctx, acting(tenants.provider_org_id), farm.id)
+    user = Principal(
+        org_id=tenants.user_org_id, roles=frozenset({Role.USER}), scopes=frozenset({Scope.READ, Scope.WRITE})
+    )
+    async with ctx.db.transaction() as s:
+        ordered = await s.scalar(
+            select(ServiceOrder.id)
+            .where(ServiceOrder.org_id == user.org_id, ServiceOrder.offer_id == offer_id)
+            .limit(1)
+        )
+    if ordered is None:
+        now = utcnow()
+        await ctx.orders.place(user, offer_id, DEMO_ADVISORY, Window(now, now + timedelta(hours=1)))
+    await service.fulfilment(ctx).sweep()
 
 
 def _field_spec(f: DemoField, farm_id: str) -> ThingSpec:
@@ -373,6 +416,10 @@ async def feed(ctx: Context, tenants: DemoTenants, stop: asyncio.Event, *, hour_
     et0s = await asyncio.to_thread(daily_et0, year)
     farm = DemoFarm(ctx, p, year, et0s)
     await farm.resume_or_backfill()
+    try:
+        await order_advisory(ctx, tenants)
+    except Exception:  # the demo order is a showcase: the farm runs on without it
+        log.exception("the demo irrigation advisory order failed")
     background: set[asyncio.Task[None]] = set()
     for f in farm.fields:
         try:

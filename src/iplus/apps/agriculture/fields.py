@@ -11,14 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iplus.apps.agriculture.models import PROBE_PROPERTY, STATION_PROPERTY, VALVE_ACTION
 from iplus.core.errors import InvalidInput
-from iplus.infra.db.models_virtual import VirtualThing
-from iplus.platform.context import Context
-from iplus.security.principal import Principal
 from iplus.virtual.spec import LinkSpec, ThingSpec
+
+if TYPE_CHECKING:  # the field parameters are used by simulation workers, which need not load the platform
+    from iplus.infra.db.models_virtual import VirtualThing
+    from iplus.platform.context import Context
+    from iplus.security.principal import Principal
 
 FIELD_TYPE = "field"
 FARM_TYPE = "farm"
@@ -201,7 +203,8 @@ class FieldSetup:
     machinery: tuple[str, ...]
 
 
-async def _linked(ctx: Context, caller: Principal, thing_id: str) -> list[tuple[str, Any]]:
+async def linked_devices(ctx: Context, caller: Principal, thing_id: str) -> list[tuple[str, Any]]:
+    """The devices grounding a thing, each with its type's Thing Model."""
     detail = await ctx.virtual.detail(caller, thing_id)
     out = []
     for link in detail.links:
@@ -233,13 +236,13 @@ async def field_setup(ctx: Context, caller: Principal, field_id: str) -> FieldSe
         raise InvalidInput("the field cannot be scheduled", errors=problems)
     assert latitude is not None and isinstance(altitude, int | float)
     probe = valve = station = None
-    for device_id, model in await _linked(ctx, caller, field.id):
+    for device_id, model in await linked_devices(ctx, caller, field.id):
         if probe is None and PROBE_PROPERTY in model.properties:
             probe = device_id
         elif valve is None and VALVE_ACTION in model.actions:
             valve = device_id
     machinery = []
-    for device_id, model in await _linked(ctx, caller, farm.id):
+    for device_id, model in await linked_devices(ctx, caller, farm.id):
         if station is None and STATION_PROPERTY in model.properties:
             station = device_id
         else:

@@ -1,4 +1,10 @@
-"""The agriculture application's services over a running platform, shared by the API, portal and CLI."""
+"""The agriculture application's services over a running platform, shared by the API, portal and CLI.
+
+While the platform runs (``start``/``stop``, called by ``iplus.apps.lifecycle``) it decides each field's
+irrigation every hour, and serves the catalog's irrigation advisory orders through an ``AutoFulfilment``
+(``advisory.advise`` computes the deliverable). ``publish_advisory`` puts the advisory offer of a farm in
+the catalog for its provider (idempotent: an offer with the same title is kept).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,19 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
+from iplus.apps.agriculture import advisory, advisory_inputs
 from iplus.apps.agriculture.fields import FARM_TYPE, farm_spec, field_params, field_setup, field_spec
 from iplus.apps.agriculture.scheduling import IrrigationScheduler, decision_dict
 from iplus.apps.agriculture.station import complete_days, station_days
 from iplus.apps.agriculture.trace import PublicTrace, Traceability
 from iplus.core.errors import InvalidInput, IplusError
 from iplus.core.roles import Role, Scope
+from iplus.infra.db.models_catalog import Offer, OfferVersion, ServiceOrder
 from iplus.infra.db.models_virtual import VirtualThing
+from iplus.platform.catalog.auto import AutoFulfilment
+from iplus.platform.catalog.spec import OfferSpec
 from iplus.platform.context import Context
 from iplus.security.principal import Principal
 
@@ -175,16 +187,86 @@ async def _decide_forever(ctx: Context, every_s: float) -> None:
 
 
 async def start(ctx: Context) -> None:
-    """Decide irrigation every hour while the platform runs (idempotent)."""
+    """Decide irrigation every hour and serve advisory orders while the platform runs (idempotent)."""
     task = _deciders.get(id(ctx))
     if task is None or task.done():
         _deciders[id(ctx)] = asyncio.create_task(_decide_forever(ctx, DECIDE_EVERY_S), name="agri-decisions")
+    await fulfilment(ctx).start()
 
 
 async def stop(ctx: Context) -> None:
-    """Stop deciding."""
+    """Stop deciding and serving orders."""
     task = _deciders.pop(id(ctx), None)
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    found = _advisories.pop(id(ctx), None)
+    if found is not None and found[0] is ctx:
+        await found[1].stop()
+
+
+# the irrigation advisory in the catalog ---------------------------------------------------
+ADVISORY_TITLE = "Irrigation advisory"
+_advisories: dict[int, tuple[Context, AutoFulfilment]] = {}
+
+
+def fulfilment(ctx: Context) -> AutoFulfilment:
+    """The advisory's auto-fulfilment of this context (made on first use)."""
+    found = _advisories.get(id(ctx))
+    if found is None or found[0] is not ctx:
+
+        async def compute(order: ServiceOrder, version: OfferVersion) -> dict[str, Any]:
+            return await advisory.advise(ctx, order, version)
+
+        auto = AutoFulfilment(
+            ctx.orders, "agriculture", (advisory_inputs.CAPABILITY,), advisory_inputs.serves, compute
+        )
+        found = _advisories[id(ctx)] = (ctx, auto)
+    return found[1]
+
+
+def advisory_offer(farm: VirtualThing) -> OfferSpec:
+    """The advisory offer of a farm: reads its weather station, placed at the farm."""
+    return OfferSpec(
+        title=ADVISORY_TITLE,
+        capability_type=advisory_inputs.CAPABILITY,
+        qos={
+            "price": {"value": 15, "unit": "CNY"},
+            "time": {"value": 1, "unit": "min"},
+            "reliability": {"value": 0.99, "unit": "1"},
+            "availability": {"value": 0.99, "unit": "1"},
+            "capacity": {"value": 100, "unit": "orders"},
+        },
+        inputs=advisory_inputs.INPUTS,
+        outputs=advisory_inputs.outputs(farm.id),
+        description=f"Whether to irrigate a field today and how much, by FAO-56: ET0 of the last complete "
+        f"day from {farm.title}'s weather station, Kc for the crop's stage, TAW, RAW, Ks, net and gross "
+        "depth and volume, and the next week's root-zone depletion under the typical year's weather with "
+        "and without following the advice. Delivered automatically.",
+        latitude=farm.latitude,
+        longitude=farm.longitude,
+    )
+
+
+async def publish_advisory(ctx: Context, provider: Principal, farm_id: str) -> str:
+    """Create and publish the farm's advisory offer unless the provider has one; its offer id."""
+    farm = await ctx.virtual.get_own(provider, farm_id)
+    if farm.type != FARM_TYPE:
+        raise InvalidInput(f"virtual thing {farm_id} is a {farm.type!r}, not a farm")
+    async with ctx.db.transaction() as s:
+        found = await s.scalar(
+            select(Offer.id)
+            .join(OfferVersion, OfferVersion.offer_id == Offer.id)
+            .where(
+                Offer.org_id == provider.org_id,
+                Offer.stage != "retired",
+                OfferVersion.title == ADVISORY_TITLE,
+            )
+            .limit(1)
+        )
+    if found is None:
+        found = (await ctx.offers.create(provider, advisory_offer(farm))).offer.id
+        await ctx.offers.move(provider, found, "published")
+    fulfilment(ctx).wake()
+    return found

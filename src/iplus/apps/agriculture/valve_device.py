@@ -61,6 +61,7 @@ async def serve_valve(
 async def _answer_until(client: Any, topic: str, handle: Handle, stop: asyncio.Event) -> None:
     messages = aiter(client.messages)
     stopping = asyncio.ensure_future(stop.wait())
+    receiving: asyncio.Future[Any] | None = None
     try:
         while not stop.is_set():
             receiving = asyncio.ensure_future(anext(messages))
@@ -81,3 +82,8 @@ async def _answer_until(client: Any, topic: str, handle: Handle, stop: asyncio.E
             await client.publish(f"{topic}/ack", orjson.dumps(answer_for(command, outcome)), qos=1)
     finally:
         stopping.cancel()
+        if receiving is not None and not receiving.done():
+            # cancelled from outside (the platform stopping): the pending read fails once the client
+            # disconnects; retrieve that outcome so it is not reported as an unhandled error
+            receiving.cancel()
+            receiving.add_done_callback(lambda f: f.cancelled() or f.exception())

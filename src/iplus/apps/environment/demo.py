@@ -4,7 +4,9 @@
 with their places, each stack's permit as shared attributes, the exceedance, AQI-category and water-class
 rules, fills the last week's hours that have no readings from the same models the feed uses, and computes
 the missing hourly and daily indices. ``feed`` sends one message per device every ``FEED_INTERVAL_S``
-through the ingest writer and recomputes the indices once an hour has ended.
+through the ingest writer and recomputes the indices once an hour has ended. ``seed`` also publishes the
+network's two services (air quality report, water quality assessment) and, once, orders one of each for
+yesterday as the demo user, so the user's orders page shows them completed with their deliverables.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from sqlalchemy import select
 
 from iplus.access.registry import DeviceSpec
 from iplus.apps.demo import DemoTenants
-from iplus.apps.environment import simulate
+from iplus.apps.environment import service, simulate
 from iplus.apps.environment.assess import LOOK_BACK_DAYS, assess_air, assess_water
 from iplus.apps.environment.network import (
     AIR_STATIONS,
@@ -39,7 +42,10 @@ from iplus.apps.environment.records import Row, record
 from iplus.apps.environment.rules import AQI_RULES, WATER_RULES, permit_rules
 from iplus.apps.environment.sources import acting_for, ensure_types, permit_of, set_permit
 from iplus.core.errors import NotFound
+from iplus.core.roles import Role, Scope
+from iplus.infra.db.models_catalog import ServiceOrder
 from iplus.infra.telemetry import Selection, Value
+from iplus.platform.catalog.spec import Window
 from iplus.platform.context import Context
 from iplus.security.principal import Principal
 
@@ -133,11 +139,12 @@ async def backfill(ctx: Context, caller: Principal, now: float, days: int = LOOK
 
 
 async def assess_all(ctx: Context, org_id: str, now: float) -> None:
-    """Compute the missing indices of every station of the network."""
+    """Compute the missing indices of every station of the network; refresh the stations in the pools."""
     for station in AIR_STATIONS:
         await assess_air(ctx, org_id, station.id, now)
     for water in WATER_STATIONS:
         await assess_water(ctx, org_id, water.id, water.water_body, water.target_class, now)
+    await service.publish_stations(ctx, acting_for(org_id))
 
 
 async def seed_network(ctx: Context, caller: Principal, now: float) -> None:
@@ -148,9 +155,57 @@ async def seed_network(ctx: Context, caller: Principal, now: float) -> None:
     await assess_all(ctx, caller.org_id, now)
 
 
+def demo_orders(now: float) -> dict[str, dict[str, str]]:
+    """The demo user's orders by offer title: yesterday's report of the first air and water station."""
+    yesterday = (indices_day(now) - dt.timedelta(days=1)).isoformat()
+    return {
+        service.AIR_TITLE: {"station": AIR_STATIONS[0].id, "date": yesterday, "standard": "cn"},
+        service.WATER_TITLE: {"station": WATER_STATIONS[0].id, "date": yesterday},
+    }
+
+
+def indices_day(now: float) -> dt.date:
+    """Today on China Standard Time (the network's day)."""
+    return dt.datetime.fromtimestamp(now, simulate.CST).date()
+
+
+async def _order_services(ctx: Context, tenants: DemoTenants, offers: dict[str, str], now: float) -> None:
+    """Once: the demo user orders each of the network's services; the platform fulfils them at once."""
+    user = Principal(
+        org_id=tenants.user_org_id,
+        roles=frozenset({Role.USER}),
+        scopes=frozenset({Scope.READ, Scope.WRITE}),
+    )
+    async with ctx.db.transaction() as s:
+        ordered = set(
+            (
+                await s.scalars(
+                    select(ServiceOrder.offer_id).where(
+                        ServiceOrder.org_id == user.org_id, ServiceOrder.offer_id.in_(list(offers.values()))
+                    )
+                )
+            ).all()
+        )
+    start = dt.datetime.fromtimestamp(now, dt.UTC)
+    for title, parameters in demo_orders(now).items():
+        if offers[title] not in ordered:
+            window = Window(start, start + dt.timedelta(hours=1))
+            await ctx.orders.place(user, offers[title], parameters, window)
+    await service.fulfilment(ctx).sweep()
+
+
 async def seed(ctx: Context, tenants: DemoTenants) -> None:
-    """The demo region's part: the network in the provider organisation, its history up to now."""
-    await seed_network(ctx, acting_for(tenants.provider_org_id), time.time())
+    """The demo region's part: the network in the provider organisation, its history, its services."""
+    now = time.time()
+    provider = acting_for(tenants.provider_org_id)
+    await seed_network(ctx, provider, now)
+    publisher = Principal(
+        org_id=tenants.provider_org_id,
+        roles=frozenset({Role.PROVIDER}),
+        scopes=frozenset({Scope.READ, Scope.WRITE}),
+    )
+    offers = await service.publish_offers(ctx, publisher)
+    await _order_services(ctx, tenants, offers, now)
 
 
 @dataclass

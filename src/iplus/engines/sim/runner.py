@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Any
 
 import simpy
 
-from iplus.core.errors import InvalidInput
+from iplus.core.errors import ConfigurationError, InvalidInput
 from iplus.engines.sim.model import ScenarioKind
 from iplus.engines.sim.schema import refuse
 
@@ -26,6 +27,9 @@ def _registry() -> dict[str, ScenarioKind]:
 
 
 _KINDS: dict[str, ScenarioKind] = {}
+# kind name -> the module that defines it, for kinds registered from outside the engine: a worker process
+# of the compute backend starts with the built-in kinds only and imports this module to find the kind
+_ORIGINS: dict[str, str] = {}
 
 
 def kinds() -> dict[str, ScenarioKind]:
@@ -33,6 +37,48 @@ def kinds() -> dict[str, ScenarioKind]:
     if not _KINDS:
         _KINDS.update(_registry())
     return _KINDS
+
+
+def register(module: str, prefix: str = "") -> list[str]:
+    """Register the scenario kinds that ``module`` lists in its ``SCENARIOS``; their names, in order.
+
+    All or nothing: a module that fails to import, lists something other than scenario kinds, repeats a
+    name, takes a name another module registered, or (with ``prefix``) names a kind outside its prefix
+    registers none of its kinds and raises ConfigurationError naming the module.
+    """
+    try:
+        listed = importlib.import_module(module).SCENARIOS
+    except Exception as exc:  # any error of a module's code, so that the message names the module
+        raise ConfigurationError(f"{module}: cannot load its scenario kinds: {exc!r}") from exc
+    if not isinstance(listed, tuple | list):
+        raise ConfigurationError(f"{module}: SCENARIOS must be a tuple of scenario kinds")
+    found = tuple(listed)
+    known = kinds()
+    problems = []
+    names: list[str] = []
+    for scenario in found:
+        if not isinstance(scenario, ScenarioKind):
+            problems.append(f"{scenario!r} is not a scenario kind")
+            continue
+        name = scenario.name
+        if name in names:
+            problems.append(f"kind {name!r} is listed twice")
+        elif name in known and _ORIGINS.get(name) != module:
+            problems.append(f"kind {name!r} is already registered")
+        elif prefix and not (name.startswith(prefix) and len(name) > len(prefix)):
+            problems.append(f"kind {name!r} must be named {prefix}<kind>")
+        names.append(name)
+    if problems:
+        raise ConfigurationError(f"{module}: " + "; ".join(problems))
+    for scenario in found:
+        known[scenario.name] = scenario
+        _ORIGINS[scenario.name] = module
+    return names
+
+
+def origin(name: str) -> str | None:
+    """The module a registered kind comes from, or None for the engine's own kinds."""
+    return _ORIGINS.get(name)
 
 
 def kind(name: str) -> ScenarioKind:
@@ -88,9 +134,19 @@ class Replication:
 
 
 def run_replication(
-    name: str, params: dict[str, Any], seed: int, state: dict[str, Any] | None = None
+    name: str,
+    params: dict[str, Any],
+    seed: int,
+    state: dict[str, Any] | None = None,
+    module: str | None = None,
 ) -> Replication:
-    """Build the scenario on a fresh environment and run it to the horizon (params already validated)."""
+    """Build the scenario on a fresh environment and run it to the horizon (params already validated).
+
+    ``module`` names where a kind registered from outside the engine lives, so that a fresh worker
+    process can register it before it runs.
+    """
+    if name not in kinds() and module is not None:
+        register(module)
     scenario = kinds()[name]
     env = simpy.Environment()
     rng = random.Random(seed)  # noqa: S311 - a seeded simulation stream, not a secret
@@ -100,11 +156,13 @@ def run_replication(
     series: dict[str, list[float]] = {"t": []}
 
     def sampler() -> Any:
-        while True:
+        # at k * step, not by adding steps: a sum drifts, and a long horizon would get a 201st point
+        for k in range(SERIES_POINTS):
+            if (at := k * step) > env.now:
+                yield env.timeout(at - env.now)
             series["t"].append(env.now)
             for key, value in model.probe().items():
                 series.setdefault(key, []).append(value)
-            yield env.timeout(step)
 
     # let the initial state settle (customers take free servers) before the first sample at t = 0
     while env.peek() <= 0.0:

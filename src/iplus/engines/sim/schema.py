@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -67,7 +68,10 @@ class Param:
     def _scalar(self, value: Any, kind: str) -> tuple[Any, str | None]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None, f"must be a{'n integer' if kind == 'integer' else ' number'}, got {value!r}"
-        if not math.isfinite(value):
+        if isinstance(value, int):
+            if abs(value) > sys.float_info.max:  # compared exactly: float(value) would overflow
+                return None, "must be finite (too large)"
+        elif not math.isfinite(value):
             return None, "must be finite"
         if kind == "integer":
             if value != int(value):

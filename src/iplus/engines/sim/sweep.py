@@ -12,6 +12,7 @@ from iplus.core.errors import InvalidInput
 from iplus.engines.sim.runner import (
     Replication,
     check_replications,
+    origin,
     replication_seed,
     run_replication,
     summarise,
@@ -106,13 +107,14 @@ def plan(
 async def execute(experiment: Plan, compute: Compute, progress: Progress | None = None) -> list[Point]:
     """Run every replication on ``compute``; ``progress(done, total)`` after each one finishes."""
     total = experiment.tasks
+    where = origin(experiment.kind)
     if progress is not None:
         await _report(progress, 0, total)
 
     async def one(p: int, r: int) -> tuple[int, int, Replication]:
         seed = replication_seed(experiment.seed, r)
         rep = await compute.submit(
-            run_replication, experiment.kind, experiment.points[p], seed, experiment.state
+            run_replication, experiment.kind, experiment.points[p], seed, experiment.state, where
         )
         return p, r, rep
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from iplus.infra.timing import timed_check
 
 T = TypeVar("T")
 PING_TIMEOUT_S = 5.0
+CLOSE_GRACE_S = 3.0  # how long close() lets a running job finish before ending its worker
 
 
 def workers_from_url(url: str) -> int:
@@ -79,7 +81,21 @@ class LocalCompute:
         return await timed_check("local", check)
 
     async def close(self) -> None:
-        """Stop the worker processes."""
+        """Stop the worker processes: queued work is dropped, a job still running gets a few seconds."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
+            processes = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            await asyncio.to_thread(_end, processes, CLOSE_GRACE_S)
+
+
+def _end(processes: list[Any], grace_s: float) -> None:
+    """Wait up to ``grace_s`` for the workers to finish, then terminate the rest (a long job must not
+    keep a stopping platform alive, nor outlive it as an orphan)."""
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+            process.join(5)

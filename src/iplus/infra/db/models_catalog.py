@@ -114,3 +114,21 @@ class ServiceOrder(Base):
     created_by: Mapped[str | None] = mapped_column(String(26), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderDeliverable(Base):
+    """What the provider delivered with an order: one JSON document (a report, a recommendation)."""
+
+    __tablename__ = "order_deliverables"
+    __table_args__ = (UniqueConstraint("order_id", name="uq_order_deliverables_order_id"),)
+
+    id: Mapped[str] = _id_column()
+    # the providing organisation; the ordering one is copied so reads are scoped without a join
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    user_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("service_orders.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    size: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str | None] = mapped_column(String(26), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,8 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from sqlalchemy import ColumnElement, func, or_, select, update
@@ -25,6 +26,9 @@ from iplus.infra.telemetry import Message, Selection
 from iplus.platform.catalog.spec import Window, calendar_of, open_for
 from iplus.platform.knowledge.algorithms import instance_problems
 from iplus.security.principal import Principal
+
+if TYPE_CHECKING:
+    from iplus.platform.catalog.deliverables import Deliverables
 
 log = logging.getLogger(__name__)
 STATUSES = ("requested", "accepted", "rejected", "in_progress", "completed", "cancelled", "failed")
@@ -110,6 +114,14 @@ class Orders:
         self._queue: asyncio.Queue[list[TwinReport]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
+
+    @cached_property
+    def deliverables(self) -> Deliverables:
+        """The orders' deliverables (what providers attach when they complete an order)."""
+        # imported here: the deliverables module builds on this one's locking and history stamps
+        from iplus.platform.catalog.deliverables import Deliverables
+
+        return Deliverables(self)
 
     # life cycle ----------------------------------------------------------------------
     async def start(self, listeners: list[Any]) -> None:
