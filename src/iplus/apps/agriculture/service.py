@@ -25,7 +25,7 @@ from iplus.core.errors import InvalidInput, IplusError
 from iplus.core.roles import Role, Scope
 from iplus.infra.db.models_catalog import Offer, OfferVersion, ServiceOrder
 from iplus.infra.db.models_virtual import VirtualThing
-from iplus.platform.catalog.auto import AutoFulfilment
+from iplus.platform.catalog.auto import AutoFulfilment, PerPlatform
 from iplus.platform.catalog.spec import OfferSpec
 from iplus.platform.context import Context
 from iplus.security.principal import Principal
@@ -201,29 +201,28 @@ async def stop(ctx: Context) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    found = _advisories.pop(id(ctx), None)
-    if found is not None and found[0] is ctx:
-        await found[1].stop()
+    await _advisories.stop(ctx)
 
 
 # the irrigation advisory in the catalog ---------------------------------------------------
 ADVISORY_TITLE = "Irrigation advisory"
-_advisories: dict[int, tuple[Context, AutoFulfilment]] = {}
+
+
+def _fulfilment(ctx: Context) -> AutoFulfilment:
+    async def compute(order: ServiceOrder, version: OfferVersion) -> dict[str, Any]:
+        return await advisory.advise(ctx, order, version)
+
+    return AutoFulfilment(
+        ctx.orders, "agriculture", (advisory_inputs.CAPABILITY,), advisory_inputs.serves, compute
+    )
+
+
+_advisories: PerPlatform[Context] = PerPlatform(_fulfilment)
 
 
 def fulfilment(ctx: Context) -> AutoFulfilment:
     """The advisory's auto-fulfilment of this context (made on first use)."""
-    found = _advisories.get(id(ctx))
-    if found is None or found[0] is not ctx:
-
-        async def compute(order: ServiceOrder, version: OfferVersion) -> dict[str, Any]:
-            return await advisory.advise(ctx, order, version)
-
-        auto = AutoFulfilment(
-            ctx.orders, "agriculture", (advisory_inputs.CAPABILITY,), advisory_inputs.serves, compute
-        )
-        found = _advisories[id(ctx)] = (ctx, auto)
-    return found[1]
+    return _advisories.of(ctx)
 
 
 def advisory_offer(farm: VirtualThing) -> OfferSpec:

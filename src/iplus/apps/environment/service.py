@@ -27,7 +27,7 @@ from iplus.core.clock import as_utc
 from iplus.core.errors import NotFound
 from iplus.infra.db.models_catalog import Offer, OfferVersion, ServiceOrder
 from iplus.infra.telemetry import Selection
-from iplus.platform.catalog.auto import AutoFulfilment
+from iplus.platform.catalog.auto import AutoFulfilment, PerPlatform
 from iplus.platform.catalog.spec import OfferSpec
 from iplus.platform.context import Context
 from iplus.security.principal import Principal
@@ -82,26 +82,26 @@ OFFERS = (
     ),
 )
 
-_services: dict[int, tuple[Context, AutoFulfilment]] = {}
+
+def _fulfilment(ctx: Context) -> AutoFulfilment:
+    async def compute(order: ServiceOrder, version: OfferVersion) -> dict[str, Any]:
+        return await services.compute(ctx, order, version)
+
+    return AutoFulfilment(
+        ctx.orders,
+        "environment",
+        (services.AIR_TYPE, services.WATER_TYPE),
+        lambda version: services.service_of(version) is not None,
+        compute,
+    )
+
+
+_services: PerPlatform[Context] = PerPlatform(_fulfilment)
 
 
 def fulfilment(ctx: Context) -> AutoFulfilment:
     """The domain's auto-fulfilment of this context (made on first use)."""
-    found = _services.get(id(ctx))
-    if found is None or found[0] is not ctx:
-
-        async def compute(order: ServiceOrder, version: OfferVersion) -> dict[str, Any]:
-            return await services.compute(ctx, order, version)
-
-        auto = AutoFulfilment(
-            ctx.orders,
-            "environment",
-            (services.AIR_TYPE, services.WATER_TYPE),
-            lambda version: services.service_of(version) is not None,
-            compute,
-        )
-        found = _services[id(ctx)] = (ctx, auto)
-    return found[1]
+    return _services.of(ctx)
 
 
 async def start(ctx: Context) -> None:
@@ -111,9 +111,7 @@ async def start(ctx: Context) -> None:
 
 async def stop(ctx: Context) -> None:
     """Stop serving orders and forget the context's service."""
-    found = _services.pop(id(ctx), None)
-    if found is not None and found[0] is ctx:
-        await found[1].stop()
+    await _services.stop(ctx)
 
 
 async def publish_offers(ctx: Context, provider: Principal) -> dict[str, str]:

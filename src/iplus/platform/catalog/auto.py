@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select, update
 
@@ -37,6 +37,9 @@ from iplus.security.principal import Principal
 log = logging.getLogger(__name__)
 Compute = Callable[[ServiceOrder, OfferVersion], Awaitable[dict[str, Any]]]
 OPEN = ("requested", "accepted", "in_progress")
+
+
+C = TypeVar("C")
 
 
 class ServiceFailed(IplusError):
@@ -277,3 +280,29 @@ class AutoFulfilment:
         except (Conflict, NotFound):
             return Outcome(order_id, "skipped")
         return Outcome(order_id, "failed", reason[:2000])
+
+
+class PerPlatform(Generic[C]):
+    """One auto-fulfilment per running platform (its context), made on first use and forgotten on stop.
+
+    A domain's service module keeps one of these: the platform may run more than once in a process (tests,
+    a restart), and each run gets a fulfilment bound to its own context.
+    """
+
+    def __init__(self, make: Callable[[C], AutoFulfilment]) -> None:
+        self._make = make
+        # keyed by id(), with the object kept to tell a new context from a dead one's recycled id
+        self._made: dict[int, tuple[C, AutoFulfilment]] = {}
+
+    def of(self, ctx: C) -> AutoFulfilment:
+        """The fulfilment of ``ctx``, made now if it has none."""
+        found = self._made.get(id(ctx))
+        if found is None or found[0] is not ctx:
+            found = self._made[id(ctx)] = (ctx, self._make(ctx))
+        return found[1]
+
+    async def stop(self, ctx: C) -> None:
+        """Stop the fulfilment of ``ctx``, if it has one, and forget it."""
+        found = self._made.pop(id(ctx), None)
+        if found is not None and found[0] is ctx:
+            await found[1].stop()
