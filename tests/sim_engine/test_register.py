@@ -124,7 +124,7 @@ def test_a_domain_module_failing_at_import_stops_the_start_with_its_name(
 async def test_the_domains_kinds_give_the_same_numbers_in_a_spawned_worker() -> None:
     # a fresh worker process imports each domain's module by name and runs the same seeded streams
     small = {
-        "agriculture.irrigation_season": {"horizon": 60, "et0_source": 1},
+        "agriculture.irrigation_season": {"horizon": 60, "et0_source": "typical_year"},
         "environment.episode_control": {"horizon": 300, "warmup": 24},
         "health.escalation_response": {"horizon": 3000.0, "warmup": 100.0},
     }

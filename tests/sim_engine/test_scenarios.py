@@ -316,3 +316,20 @@ def test_a_huge_integer_is_refused_with_a_reason_not_an_overflow() -> None:
         with pytest.raises(InvalidInput) as err:
             validate("queueing_station", {param: 10**400})
         assert err.value.extra["errors"] == [{"param": param, "reason": "must be finite (too large)"}]
+
+
+def test_a_choice_parameter_is_a_string_enum_and_refuses_other_words() -> None:
+    from iplus.engines.sim.schema import Param
+
+    p = Param("source", "choice", "constant", description="where from", choices=("constant", "typical_year"))
+    assert p.json_schema() == {
+        "description": "where from",
+        "unit": "",
+        "default": "constant",
+        "type": "string",
+        "enum": ["constant", "typical_year"],
+    }
+    assert p.check("typical_year") == ("typical_year", None)
+    for bad in ("yearly", 1, None, ["constant"]):
+        value, why = p.check(bad)
+        assert value is None and why is not None and why.startswith("must be one of constant, typical_year")

@@ -27,6 +27,7 @@ from iplus.engines.sim import kind, plan, run_inline, run_replication, validate
 from iplus.infra.telemetry import Message, to_us
 from iplus.platform.context import Context
 from tests.api.helpers import PASSWORD, assert_problem, tenant
+from tests.sim_engine.runs import finished
 
 
 @pytest.fixture(autouse=True)
@@ -322,7 +323,7 @@ def test_typical_year_et0_drives_the_crop_demand_and_wraps_round_the_year() -> N
     et0 = daily_et0(typical_year())
     days = [(299 + d) % 365 for d in range(100)]  # from 27 October, past 31 December
     kpis = run_replication(
-        KIND, validate(KIND, {"et0_source": 1, "start_day": 300, "horizon": 100, **DRY}), 1
+        KIND, validate(KIND, {"et0_source": "typical_year", "start_day": 300, "horizon": 100, **DRY}), 1
     ).kpis
     for n, kc in ((1, 1.20), (2, 1.15)):
         assert kpis[f"f{n}_etc_mm"] == pytest.approx(kc * math.fsum(et0[d] for d in days), rel=1e-12)
@@ -356,6 +357,7 @@ def test_bad_parameters_are_refused_with_every_reason() -> None:
     got = reasons({"areas": [1.0, -2.0], "pumps": 0, "speed": 3, "et0_source": 2})
     assert set(got) == {"areas", "pumps", "speed", "et0_source"}
     assert "item 1: must be > 0 ha" in got["areas"] and "unknown parameter" in got["speed"]
+    assert got["et0_source"] == "must be one of constant, typical_year, got 2"
     got = reasons({"areas": [1.0, 2.0, 3.0]})
     assert set(got) == set(FIELDS) - {"areas"}
     assert "one entry per field (3, as in areas)" in got["kc"]
@@ -430,6 +432,18 @@ async def test_the_season_runs_through_the_api_from_the_probes_twins(
     assert f'data-kind="{KIND}"' in page and f'name="p.{KIND}.pump_flow"' in page and "m3/h" in page
     shown = await client.get(f"/portal/simulation/runs/{r.json()['id']}")
     assert shown.status_code == 200 and "pump_utilisation" in shown.text
+    # a choice parameter is a drop-down; the form sends the word picked
+    assert f'<select id="p.{KIND}.et0_source" name="p.{KIND}.et0_source">' in page
+    assert '<option value="constant" selected>' in page and '<option value="typical_year">' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    form = {"csrf_token": token.group(1), "kind": KIND, "seed": "1", "replications": "1"}
+    form |= {f"p.{KIND}.horizon": "20", f"p.{KIND}.et0_source": "typical_year"}
+    started = await client.post("/portal/simulation/runs", data=form)
+    assert started.status_code == 303, started.text
+    from_form = await finished(client, t.auth, started.headers["location"].rsplit("/", 1)[-1])
+    assert from_form["status"] == "succeeded", from_form
+    assert from_form["results"][0]["params"]["et0_source"] == "typical_year"
     bad = {"kind": KIND, "params": {"trigger_factor": 1.9, "areas": [1.0]}}
     problem = assert_problem(await client.post("/api/v1/simulation/runs", headers=t.auth, json=bad), 422)
     assert {e["param"] for e in problem["errors"]} >= {"kc", "theta_fc"}  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ from iplus.engines.sim.schema import Param, Schema
 
 KIND = "agriculture.irrigation_season"
 M3_PER_MM_HA = 10.0  # 1 mm of water over 1 ha is 10 m3
-ET0_CONSTANT, ET0_TYPICAL_YEAR = 0, 1
+ET0_CONSTANT, ET0_TYPICAL_YEAR = "constant", "typical_year"
 # workload units of one field-day: its balance step and, at most, one irrigation (a pump request, its run
 # and release) cost up to 20 µs, and the engine's limit of 20 million units must stay within a minute of
 # one worker
@@ -107,7 +107,7 @@ class Season:
         self.wet = float(params["wet_day_probability"])
         self.mean_rain = float(params["mean_rain"])
         self.infiltration = float(params["infiltration_limit"])
-        if int(params["et0_source"]) == ET0_TYPICAL_YEAR:
+        if params["et0_source"] == ET0_TYPICAL_YEAR:
             year = typical_year_et0()
             first = int(params["start_day"]) - 1
             self.et0 = [year[(first + d) % len(year)] for d in range(min(self.horizon, len(year)))]
@@ -388,8 +388,14 @@ _PARAMS = (
     _param("pump_flow", 120.0, "m3/h", "flow of one pump", 0.1, 100_000),
     _param("application_efficiency", 0.9, "", "share of the pumped water the root zone keeps", 0.1, 1),
     _param("trigger_factor", 1.0, "", "irrigate when Dr reaches this multiple of RAW", 0, 2, open_low=True),
-    _param("et0_source", ET0_CONSTANT, "", "0 = constant et0, 1 = typical year (TMY3) from start_day", 0, 1),
-    _param("et0", 5.0, "mm/d", "reference evapotranspiration when et0_source is 0", 0, 20),
+    Param(
+        "et0_source",
+        "choice",
+        ET0_CONSTANT,
+        description="constant: et0 every day; typical_year: the demo's TMY3 daily ET0 from start_day",
+        choices=(ET0_CONSTANT, ET0_TYPICAL_YEAR),
+    ),
+    _param("et0", 5.0, "mm/d", "reference evapotranspiration when et0_source is constant", 0, 20),
     _param("start_day", 182, "day of year", "first day in the typical year (182 = 1 July)", 1, 365),
     _param("wet_day_probability", 0.3, "", "chance that a day brings rain (0 = no rain)", 0, 1),
     _param("mean_rain", 11.0, "mm", "mean depth of a wet day's rain, exponential (0 = no rain)", 0, 500),

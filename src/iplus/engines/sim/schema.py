@@ -9,12 +9,15 @@ from typing import Any, Literal
 
 from iplus.core.errors import InvalidInput
 
-ParamType = Literal["number", "integer", "array"]
+ParamType = Literal["number", "integer", "array", "choice"]
 
 
 @dataclass(frozen=True)
 class Param:
-    """One scenario parameter: its type, unit, default and bounds (bounds apply to each array item too)."""
+    """One scenario parameter: its type, unit, default and bounds (bounds apply to each array item too).
+
+    A ``choice`` parameter takes one of the words in ``choices`` (a JSON Schema string enum).
+    """
 
     name: str
     type: ParamType
@@ -27,6 +30,7 @@ class Param:
     items: Literal["number", "integer"] = "number"
     min_items: int = 1
     max_items: int = 50
+    choices: tuple[str, ...] = ()
 
     def json_schema(self) -> dict[str, Any]:
         """This parameter as a JSON Schema property (``unit`` is an annotation keyword)."""
@@ -38,7 +42,9 @@ class Param:
         if self.maximum is not None:
             bounds["maximum"] = self.maximum
         out: dict[str, Any] = {"description": self.description, "unit": self.unit, "default": self.default}
-        if self.type == "array":
+        if self.type == "choice":
+            out |= {"type": "string", "enum": list(self.choices)}
+        elif self.type == "array":
             out |= {
                 "type": "array",
                 "items": {"type": self.items, **bounds},
@@ -51,6 +57,11 @@ class Param:
 
     def check(self, value: Any) -> tuple[Any, str | None]:
         """The value coerced to this parameter's type, or the reason it is refused."""
+        if self.type == "choice":
+            if isinstance(value, str) and value in self.choices:
+                return value, None
+            shown = repr(value)[:60]
+            return None, f"must be one of {', '.join(self.choices)}, got {shown}"
         if self.type == "array":
             if not isinstance(value, list | tuple):
                 return None, "must be a list"
