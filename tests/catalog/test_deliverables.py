@@ -166,7 +166,6 @@ async def test_auto_fulfilment_follows_order_events(setup: Setup) -> None:
     auto = _auto(s, _squares(), sweep_s=3600)  # only an event can wake it in time
     await auto.start()
     try:
-        await asyncio.sleep(0.2)  # the first sweep finds the provider and listens to its events
         order = await s.orders.place(s.u, s.oid, GOOD, window())
         for _ in range(100):
             if (await s.orders.get(s.u, order.id)).status == "completed":
@@ -175,6 +174,27 @@ async def test_auto_fulfilment_follows_order_events(setup: Setup) -> None:
         assert (await s.orders.get(s.u, order.id)).status == "completed"
     finally:
         await auto.stop()
+
+
+async def test_start_returns_following_the_providers_so_no_order_waits_a_period(setup: Setup) -> None:
+    s = setup
+    auto = _auto(s, _squares(), sweep_s=3600)
+    assert not s.orders.bus.listening(s.p.org_id)
+    await auto.start()
+    try:
+        # already subscribed when start returns: an order placed now wakes the loop, one placed before was
+        # found by its first sweep; none can fall between the first sweep's query and the subscription
+        assert s.orders.bus.listening(s.p.org_id) and auto.running
+        orders = [await s.orders.place(s.u, s.oid, GOOD, window()) for _ in range(3)]
+        for _ in range(100):
+            statuses = [(await s.orders.get(s.u, o.id)).status for o in orders]
+            if statuses == ["completed"] * 3:
+                break
+            await asyncio.sleep(0.05)
+        assert statuses == ["completed"] * 3
+    finally:
+        await auto.stop()
+    assert not auto.running and not s.orders.bus.listening(s.p.org_id)
 
 
 async def test_a_hung_computation_fails_the_order_and_the_sweep_goes_on(setup: Setup) -> None:

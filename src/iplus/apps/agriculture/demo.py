@@ -59,6 +59,7 @@ from iplus.virtual.spec import ThingSpec
 
 log = logging.getLogger(__name__)
 HOUR_S = 5.0  # wall seconds per replayed hour
+VALVES_READY_S = 15.0  # how long the farm waits for its valves to connect before it replays
 START = (7, 1)  # replay from 1 July of the typical year: the irrigation season
 FARM = "Piedmont demo farm"
 # the TMY3 file's site (Greensboro NC): the farm sits where its weather was measured
@@ -415,23 +416,33 @@ async def feed(ctx: Context, tenants: DemoTenants, stop: asyncio.Event, *, hour_
     year = await asyncio.to_thread(typical_year)
     et0s = await asyncio.to_thread(daily_et0, year)
     farm = DemoFarm(ctx, p, year, et0s)
-    await farm.resume_or_backfill()
-    try:
-        await order_advisory(ctx, tenants)
-    except Exception:  # the demo order is a showcase: the farm runs on without it
-        log.exception("the demo irrigation advisory order failed")
+    # the valves connect first: a decision taken on the backfilled day commands a valve that listens
+    # (a command sent before its valve subscribed would be lost and time out)
     background: set[asyncio.Task[None]] = set()
+    ready: list[asyncio.Event] = []
     for f in farm.fields:
         try:
             token = await ctx.registry.rotate_token(p, f.valve_id)
         except NotFound:
             continue  # the operator removed the valve: the field is simply not irrigated
+        ready.append(asyncio.Event())
         background.add(
             asyncio.create_task(
-                serve_valve(lambda: ctx.broker.address, f.valve_id, token, farm.valve_handler(f), stop),
+                serve_valve(
+                    lambda: ctx.broker.address, f.valve_id, token, farm.valve_handler(f), stop, ready[-1]
+                ),
                 name=f"demo-{f.valve_id}",
             )
         )
+    try:
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), VALVES_READY_S)
+    except TimeoutError:  # the farm runs on; a valve that connects later answers the later commands
+        log.warning("the demo valves did not all connect within %.0f s", VALVES_READY_S)
+    await farm.resume_or_backfill()
+    try:
+        await order_advisory(ctx, tenants)
+    except Exception:  # the demo order is a showcase: the farm runs on without it
+        log.exception("the demo irrigation advisory order failed")
     loop = asyncio.get_running_loop()
     next_at = loop.time()
     try:

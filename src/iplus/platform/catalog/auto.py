@@ -90,17 +90,26 @@ class AutoFulfilment:
         self._subs: dict[str, Subscription] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.Task[None] | None = None
+        self._running = False
         self._lock = asyncio.Lock()
 
     @property
     def running(self) -> bool:
-        """Whether the sweep loop runs."""
-        return self._loop is not None
+        """Whether the service runs (follows the providers and sweeps)."""
+        return self._running
 
     async def start(self) -> None:
         """Serve what is waiting, then follow order events and sweep every ``sweep_s`` (idempotent)."""
-        if self._loop is not None:
+        if self._running:
             return
+        self._running = True
+        # follow the providers first, then sweep: an order placed before the subscription is found by the
+        # first sweep, one placed after it wakes the loop; the other way round, one placed between the
+        # sweep's query and the subscription would wait a whole period
+        try:
+            await self._listen_to_providers()
+        except Exception:  # the store may be starting: the sweeps still find every order
+            log.exception("auto-fulfilment %s: cannot follow the providers yet", self.name)
         self._loop = asyncio.create_task(self._run(), name=f"iplus-auto-{self.name}")
 
     async def stop(self) -> None:
@@ -116,6 +125,7 @@ class AutoFulfilment:
         self._subs.clear()
         self._tasks.clear()
         self._loop = None
+        self._running = False
 
     def wake(self) -> None:
         """Sweep now instead of at the next period."""
@@ -133,7 +143,7 @@ class AutoFulfilment:
 
     def _listen(self, org_id: str) -> None:
         """Follow the order events of a providing organisation."""
-        if org_id in self._subs or self._loop is None:
+        if org_id in self._subs or not self._running:
             return
         sub = self._subs[org_id] = self.orders.bus.subscribe(org_id)
 
@@ -196,7 +206,7 @@ class AutoFulfilment:
 
     async def _listen_to_providers(self) -> None:
         """Follow the organisations that publish a served offer, so their next order wakes us."""
-        if self._loop is None:
+        if not self._running:
             return
         async with self.orders.db.transaction() as s:
             rows = await s.execute(
