@@ -16,8 +16,8 @@ from sqlalchemy import or_, select
 from iplus.core.errors import Conflict, InvalidInput, NotFound
 from iplus.core.jsondoc import json_problems
 from iplus.core.roles import Scope
-from iplus.infra.db.models_catalog import OrderDeliverable, ServiceOrder
-from iplus.platform.catalog.orders import _lock, _stamp
+from iplus.infra.db.models_catalog import OrderDeliverable
+from iplus.platform.catalog.orders import settle
 from iplus.security.principal import Principal
 
 if TYPE_CHECKING:
@@ -151,14 +151,7 @@ class Deliverables:
         if len(reason) > 2000:
             raise InvalidInput("reason: at most 2000 characters")
         async with self.db.transaction() as s:
-            await _lock(s, ServiceOrder.id == order_id)
-            order = await s.scalar(
-                select(ServiceOrder)
-                .where(ServiceOrder.id == order_id, self.orders.visible(caller))
-                .with_for_update()
-            )
-            if order is None:
-                raise NotFound(f"order {order_id} not found")
+            order = await self.orders.locked(s, caller, order_id)
             if order.provider_org_id != caller.org_id:
                 raise Conflict("only the provider of the order attaches a deliverable")
             if order.status != "in_progress":
@@ -174,12 +167,9 @@ class Deliverables:
             found.title, found.content, found.size = title, content, size
             found.created_by = caller.user_id
             if complete:
-                _stamp(order, "completed", "provider", reason.strip())
-                order.reason = reason.strip() or order.reason
+                settle(order, "completed", "provider", reason)
             await s.flush()
-        if complete:
-            self.orders._follow(order)
-        self.orders._announce(order)
+        self.orders.changed(order)
         return found
 
     async def get(self, caller: Principal, order_id: str) -> OrderDeliverable:

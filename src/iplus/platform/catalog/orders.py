@@ -88,6 +88,12 @@ def _stamp(order: ServiceOrder, status: str, by: str, reason: str = "") -> None:
     order.updated_at = utcnow()
 
 
+def settle(order: ServiceOrder, status: str, by: str, reason: str = "") -> None:
+    """Move an order to ``status`` in its history; a reason given replaces the order's reason."""
+    _stamp(order, status, by, reason.strip())
+    order.reason = reason.strip() or order.reason
+
+
 async def _lock(s: AsyncSession, which: ColumnElement[bool]) -> None:
     """Write-lock the orders before reading them, so two concurrent moves cannot both win.
 
@@ -313,14 +319,7 @@ class Orders:
         if len(reason) > 2000:
             raise InvalidInput("reason: at most 2000 characters")
         async with self.db.transaction() as s:
-            await _lock(s, ServiceOrder.id == order_id)
-            order = await s.scalar(
-                select(ServiceOrder)
-                .where(ServiceOrder.id == order_id, self.visible(caller))
-                .with_for_update()
-            )
-            if order is None:
-                raise NotFound(f"order {order_id} not found")
+            order = await self.locked(s, caller, order_id)
             if to not in TRANSITIONS[order.status]:
                 raise Conflict(f"order {order_id} is {order.status}: it cannot become {to}")
             is_provider = order.provider_org_id == caller.org_id
@@ -351,12 +350,25 @@ class Orders:
                 )
                 if capacity is not None and (busy or 0) >= capacity:
                     raise Conflict("the offer is fully booked in the order's window")
-            _stamp(order, to, "provider" if to in PROVIDER_MOVES else "user", reason.strip())
-            order.reason = reason.strip() or order.reason
+            settle(order, to, "provider" if to in PROVIDER_MOVES else "user", reason)
             await s.flush()
+        self.changed(order)
+        return order
+
+    async def locked(self, s: AsyncSession, caller: Principal, order_id: str) -> ServiceOrder:
+        """The order ``caller`` is a party to, row-locked in the transaction ``s``; 404 when none."""
+        await _lock(s, ServiceOrder.id == order_id)
+        order = await s.scalar(
+            select(ServiceOrder).where(ServiceOrder.id == order_id, self.visible(caller)).with_for_update()
+        )
+        if order is None:
+            raise NotFound(f"order {order_id} not found")
+        return order
+
+    def changed(self, order: ServiceOrder) -> None:
+        """After an order's transaction: follow (or stop following) its twins and tell both parties."""
         self._follow(order)
         self._announce(order)
-        return order
 
     # reads ---------------------------------------------------------------------------
     @staticmethod
